@@ -1,0 +1,41 @@
+"""AMPECO-shaped reads: the security-events listing and read, and liveness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from bridge import queries
+from bridge.http_errors import json_response, register_error_handlers
+from bridge.http_request import public_base_url, query_parameters
+from bridge.observability import logger, metrics, tracer
+from bridge.settings import query_settings
+
+settings = query_settings()
+app = APIGatewayRestResolver()
+register_error_handlers(app)
+
+
+@app.get("/public-api/resources/security-events/v2.0")
+def list_security_events() -> Response[str]:
+    event = app.current_event
+    return json_response(200, queries.security_event_listing(settings, query_parameters(event), public_base_url(event)))
+
+
+@app.get("/public-api/resources/security-events/v2.0/<securityEvent>")
+def read_security_event(securityEvent: str) -> Response[str]:  # noqa: N803 - the route's name
+    return json_response(200, queries.security_event(settings, securityEvent))
+
+
+@app.get("/health")
+def health() -> Response[str]:
+    return json_response(200, {"status": "ok"})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

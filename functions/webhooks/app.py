@@ -1,0 +1,45 @@
+"""Webhooks: direct security-log pushes (Standard Webhooks) and AMPECO notifications (HMAC)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from bridge import webhooks
+from bridge.http_errors import json_response, register_error_handlers
+from bridge.http_request import lower_headers, raw_body
+from bridge.observability import logger, metrics, tracer
+from bridge.settings import webhook_settings
+
+settings = webhook_settings()
+app = APIGatewayRestResolver()
+register_error_handlers(app)
+
+
+@app.post("/webhooks/charge-points/<chargePoint>/security-events")
+def push_security_events(chargePoint: str) -> Response[str]:  # noqa: N803 - the route's name
+    result = webhooks.receive_push(settings, chargePoint, raw_body(app.current_event), lower_headers(app.current_event))
+    metrics.add_metric(
+        "SecurityEventsStored" if result.new else "DuplicateDeliveries",
+        MetricUnit.Count,
+        len(result.events) if result.new else 1,
+    )
+    return json_response(202 if result.new else 200, webhooks.push_answer(result))
+
+
+@app.post("/webhooks/ampeco")
+def ampeco_notification() -> Response[str]:
+    outcome = webhooks.receive_notification(settings, raw_body(app.current_event), lower_headers(app.current_event))
+    for name in outcome.metric_names():
+        metrics.add_metric(name, MetricUnit.Count, 1)
+    return json_response(202 if outcome.ingested.new else 200, {"message": "Accepted."})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""The AMPECO webhook bridge: the package shipped in the Lambda layer."""

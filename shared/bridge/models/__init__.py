@@ -1,0 +1,1 @@
+"""Models by owner: inbound payloads, domain, API responses, outbound messages."""

@@ -1,0 +1,45 @@
+"""Outbound SNS messages: the `{eventType, eventId, occurredAt, data}` envelope and its attributes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One SNS message attribute; `Number` for ids so filter policies can compare numerically."""
+
+    value: str
+    data_type: str = "String"
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message for one of the bridge's topics."""
+
+    topic: str  # "security-events" or "start-results"
+    event_type: str
+    event_id: str
+    occurred_at: str
+    data: dict[str, Any]
+    attributes: dict[str, Attribute] = field(default_factory=dict)
+
+    def body(self) -> str:
+        """The JSON envelope subscribers parse."""
+        envelope = {
+            "eventType": self.event_type,
+            "eventId": self.event_id,
+            "occurredAt": self.occurred_at,
+            "data": self.data,
+        }
+        return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+
+    def all_attributes(self) -> dict[str, Attribute]:
+        """Routing attributes plus the envelope's own eventType and eventId."""
+        return {
+            "eventType": Attribute(self.event_type),
+            "eventId": Attribute(self.event_id),
+            **self.attributes,
+        }

@@ -1,0 +1,36 @@
+"""AMPECO notifications as the bridge records them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+RETENTION = timedelta(days=30)  # AMPECO redeliveries are deduplicated this long
+
+
+class NotificationStatus(StrEnum):
+    """What became of a signed notification."""
+
+    PROCESSED = "processed"
+    QUARANTINED = "quarantined"  # signed, but not a body we can use: kept for an operator
+    UNHANDLED = "unhandled"  # a type the bridge does not act on (yet)
+
+
+@dataclass(frozen=True)
+class NotificationRecord:
+    """One AMPECO delivery, kept for 30 days; its fingerprint is the dedup key."""
+
+    fingerprint: str
+    notification: str
+    status: NotificationStatus
+    received_at: datetime
+    body: str
+    reason: str | None = None
+    signed_at: str | None = None  # X-Timestamp: recorded, not enforced (it is not signed)
+    tenant: str | None = None
+
+    @property
+    def expires_at(self) -> int:
+        """Epoch seconds for the table's TTL."""
+        return int((self.received_at + RETENTION).timestamp())

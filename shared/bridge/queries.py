@@ -1,0 +1,55 @@
+"""The listing and read endpoints' work: validate the query, page through one index, sign cursors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from bridge import cursors, secrets
+from bridge.errors import NotFound
+from bridge.models.listing import parse_security_event_listing
+from bridge.responses import paginated, security_event_resource
+from bridge.security_events import event_query, list_events, read_event
+from bridge.settings import QuerySettings
+from bridge.storage.security_events import SecurityEventTable
+
+SECURITY_EVENTS_PATH = "/public-api/resources/security-events/v2.0"
+
+
+@lru_cache(maxsize=4)
+def _table(name: str) -> SecurityEventTable:
+    return SecurityEventTable(name)
+
+
+def security_event_listing(settings: QuerySettings, params: Mapping[str, str], base_url: str) -> dict[str, Any]:
+    """One page of security events, newest first, with a signed cursor to the next."""
+    request = parse_security_event_listing(params)
+    filters = request.filters()
+    scope = cursors.scope_of(filters)
+    below = None
+    if request.cursor:
+        signing = secrets.secret_values_in_rotation(settings.cursor_secret_arn)
+        below = int(cursors.decode(signing, scope, request.cursor).get("below", 0)) or None
+    query = event_query(request.type, request.charge_point, request.timestamp_from, request.timestamp_to)
+    page = list_events(_table(settings.security_events_table), query, request.per_page, below)
+    next_cursor = None
+    if page.continue_below is not None:
+        signing_secret = secrets.secret_value(settings.cursor_secret_arn)
+        next_cursor = cursors.encode(signing_secret, scope, {"below": page.continue_below})
+    return paginated(
+        [security_event_resource(e) for e in page.items],
+        base_url=base_url,
+        path=SECURITY_EVENTS_PATH,
+        query=filters,
+        per_page=request.per_page,
+        next_cursor=next_cursor,
+    )
+
+
+def security_event(settings: QuerySettings, raw_id: str) -> dict[str, Any]:
+    """One security event, or 404."""
+    found = read_event(_table(settings.security_events_table), raw_id)
+    if found is None:
+        raise NotFound("Security event not found.")
+    return {"data": security_event_resource(found)}

@@ -1,0 +1,248 @@
+"""Security events: ingest from both channels, and the AMPECO listing. No boto3, no event shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from bridge import event_ids
+from bridge.errors import InvalidInput, StorageUnavailable
+from bridge.models.notifications import NotificationRecord, NotificationStatus
+from bridge.models.security_events import (
+    Channel,
+    EventQuery,
+    InsertConflict,
+    PushedSecurityEvent,
+    PushedSecurityEventBatch,
+    SecurityEvent,
+    SecurityEventNotification,
+)
+from bridge.validation import INVALID, invalid_input, parse_json
+
+MAX_PROBES = 64  # ids probed per event before giving up (2048 slots exist per millisecond)
+
+
+class SecurityEventStore(Protocol):
+    """What the service needs from storage."""
+
+    def insert(self, events: Sequence[SecurityEvent], notification: NotificationRecord | None = None) -> None: ...
+
+    def get(self, event_id: int) -> SecurityEvent | None: ...
+
+    def query(self, query: EventQuery, limit: int) -> list[SecurityEvent]: ...
+
+
+@dataclass(frozen=True)
+class Ingested:
+    """The outcome of a delivery: new (stored now) or a repeat of one stored before."""
+
+    new: bool
+    events: tuple[SecurityEvent, ...]
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """An event before its id is settled."""
+
+    charge_point: int
+    type: str
+    tech_info: str
+    occurred_at: datetime
+    critical: bool
+    channel: Channel
+    dedup_key: str
+
+    def with_id(self, event_id: int) -> SecurityEvent:
+        return SecurityEvent(
+            id=event_id,
+            event_id=event_ids.message_id(self.dedup_key),
+            charge_point=self.charge_point,
+            type=self.type,
+            tech_info=self.tech_info,
+            occurred_at=self.occurred_at,
+            critical=self.critical,
+            channel=self.channel,
+            dedup_key=self.dedup_key,
+        )
+
+
+# ---------------------------------------------------------------------- direct pushes
+def parse_charge_point(raw: str) -> int:
+    """A charge point id from a path: a positive integer below 2**53."""
+    if not raw.isdigit() or len(raw) > 16 or not 0 < int(raw) < 2**53:
+        raise InvalidInput(INVALID, errors={"chargePoint": ["The chargePoint must be a positive integer."]})
+    return int(raw)
+
+
+def parse_push(body: bytes) -> tuple[list[PushedSecurityEvent], bool]:
+    """One event or `{"events": [...]}` (then the flag is true); any invalid event fails the push."""
+    document = parse_json(body)
+    try:
+        if isinstance(document, dict) and "events" in document:
+            return PushedSecurityEventBatch.model_validate_json(body).events, True
+        return [PushedSecurityEvent.model_validate_json(body)], False
+    except ValidationError as exc:
+        raise invalid_input(exc) from exc
+
+
+def ingest_push(store: SecurityEventStore, charge_point: int, webhook_id: str, body: bytes) -> Ingested:
+    """Validate and store a direct push, deduplicated on (charge point, webhook id)."""
+    pushed, is_batch = parse_push(body)
+    out_of_range = [i for i, event in enumerate(pushed) if not event_ids.in_id_range(event.timestamp)]
+    if out_of_range:
+        prefix = "events.{}." if is_batch else ""
+        raise InvalidInput(
+            INVALID,
+            errors={
+                prefix.format(i) + "timestamp": ["The timestamp must be between 1970 and 2099."] for i in out_of_range
+            },
+        )
+    drafts = [
+        _Draft(
+            charge_point=charge_point,
+            type=event.type.value,
+            tech_info=event.techInfo,
+            occurred_at=_to_ms(event.timestamp),
+            critical=True,  # a charge point pushes only the critical types
+            channel=Channel.PUSH,
+            dedup_key=f"push:{charge_point}:{webhook_id}:{index}",
+        )
+        for index, event in enumerate(pushed)
+    ]
+    return _store(store, drafts, notification=None)
+
+
+# ---------------------------------------------------------------------- AMPECO notifications
+@dataclass(frozen=True)
+class Delivery:
+    """A signed AMPECO delivery, before we know what it holds."""
+
+    body: bytes
+    fingerprint: str
+    received_at: datetime
+    signed_at: str | None
+    tenant: str | None
+
+
+def ingest_notification(store: SecurityEventStore, delivery: Delivery) -> tuple[Ingested, NotificationRecord]:
+    """Record any signed notification; a usable SecurityEventNotification also becomes an event.
+
+    Nothing here refuses a signed delivery: AMPECO gives up after a few retries, so a body we cannot
+    use is kept, quarantined, for an operator.
+    """
+    kind, document, problem = _classify(delivery.body)
+    event: _Draft | None = None
+    status = NotificationStatus.UNHANDLED
+    if kind == "SecurityEventNotification":
+        event, problem = _security_event_from(delivery, document)
+        status = NotificationStatus.PROCESSED if event else NotificationStatus.QUARANTINED
+    elif problem:
+        status = NotificationStatus.QUARANTINED
+    record = NotificationRecord(
+        fingerprint=delivery.fingerprint,
+        notification=kind or "unknown",
+        status=status,
+        received_at=delivery.received_at,
+        body=delivery.body.decode("utf-8", errors="replace"),
+        reason=problem,
+        signed_at=delivery.signed_at,
+        tenant=delivery.tenant,
+    )
+    return _store(store, [event] if event else [], notification=record), record
+
+
+def _classify(body: bytes) -> tuple[str | None, object, str | None]:
+    try:
+        document = parse_json(body)
+    except Exception:
+        return None, None, "body is not JSON"
+    if not isinstance(document, dict) or not isinstance(document.get("notification"), str):
+        return None, document, "no notification field"
+    return str(document["notification"]), document, None
+
+
+def _security_event_from(delivery: Delivery, document: object) -> tuple[_Draft | None, str | None]:
+    del document  # validated from the raw bytes, so JSON types are kept exactly (nothing coerced)
+    try:
+        notification = SecurityEventNotification.model_validate_json(delivery.body)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_url=False)})
+        return None, "invalid fields: " + ", ".join(fields)
+    if not event_ids.in_id_range(notification.timestamp):
+        return None, "timestamp outside 1970..2099"
+    return (
+        _Draft(
+            charge_point=notification.chargePointId,
+            type=notification.type,
+            tech_info=notification.techInfo or "",
+            occurred_at=_to_ms(notification.timestamp),
+            critical=notification.critical,
+            channel=Channel.AMPECO,
+            dedup_key=f"ampeco:{delivery.fingerprint}",
+        ),
+        None,
+    )
+
+
+# ---------------------------------------------------------------------- storing
+def _store(store: SecurityEventStore, drafts: list[_Draft], notification: NotificationRecord | None) -> Ingested:
+    """One conditional write per attempt; a slot held by another event moves that event to its next slot."""
+    probes: list[Iterator[int]] = [event_ids.candidate_ids(d.occurred_at, d.dedup_key) for d in drafts]
+    ids = [next(p) for p in probes]
+    for _ in range(MAX_PROBES):
+        events = tuple(d.with_id(i) for d, i in zip(drafts, ids, strict=True))
+        try:
+            store.insert(events, notification)
+        except InsertConflict as conflict:
+            if conflict.duplicate:
+                return Ingested(new=False, events=events)
+            for index in conflict.taken:
+                ids[index] = next(probes[index])
+            continue
+        return Ingested(new=True, events=events)
+    raise StorageUnavailable("Could not place the event, retry shortly.", retry_after=1)
+
+
+def _to_ms(moment: datetime) -> datetime:
+    utc = moment.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+# ---------------------------------------------------------------------- reads
+def read_event(store: SecurityEventStore, raw_id: str) -> SecurityEvent | None:
+    """A listed event by its id; junk ids simply do not exist."""
+    if not raw_id.isdigit() or len(raw_id) > 16:
+        return None
+    return store.get(int(raw_id))
+
+
+def event_query(
+    event_type: str | None, charge_point: int | None, since: datetime | None, until: datetime | None
+) -> EventQuery:
+    """The key condition for a listing: both time bounds inclusive, mapped onto the time-ordered ids."""
+    lowest = event_ids.lowest_id(max(0, event_ids.epoch_ms_ceil(since))) if since else 0
+    highest = event_ids.highest_id(min(event_ids.MAX_EPOCH_MS, event_ids.epoch_ms(until))) if until else 2**53 - 1
+    return EventQuery(event_type, charge_point, lowest, highest)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing and the id to continue below, if more exist."""
+
+    items: list[SecurityEvent]
+    continue_below: int | None
+
+
+def list_events(store: SecurityEventStore, query: EventQuery, per_page: int, below: int | None = None) -> Page:
+    """Newest first; reads one item past the page to know whether another page exists."""
+    highest = query.highest_id if below is None else min(query.highest_id, below - 1)
+    if highest < query.lowest_id:
+        return Page([], None)
+    bounded = EventQuery(query.type, query.charge_point, query.lowest_id, highest)
+    found = store.query(bounded, per_page + 1)
+    items = found[:per_page]
+    return Page(items, items[-1].id if len(found) > per_page else None)

@@ -1,0 +1,65 @@
+"""Settings: read once from the environment into one model per function; names equal template keys."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+T = TypeVar("T", bound="_Settings")
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+
+    @classmethod
+    def from_env(cls: type[T], environ: dict[str, str] | None = None) -> T:
+        """Build from the environment; a misconfigured function fails here, at cold start."""
+        source: dict[str, Any] = dict(os.environ if environ is None else environ)
+        try:
+            return cls.model_validate(source)
+        except ValidationError as exc:
+            raise RuntimeError(f"invalid configuration for {cls.__name__}: {exc}") from exc
+
+
+class WebhookSettings(_Settings):
+    """The webhooks function."""
+
+    security_events_table: str = Field(alias="SECURITY_EVENTS_TABLE", min_length=1)
+    webhook_secret_arn: str = Field(alias="WEBHOOK_SECRET_ARN", min_length=1)
+    ampeco_api_token_arn: str = Field(alias="AMPECO_API_TOKEN_ARN", min_length=1)
+    ampeco_tenant: str | None = Field(default=None, alias="AMPECO_TENANT")
+    webhook_tolerance_seconds: int = Field(default=300, alias="WEBHOOK_TOLERANCE_SECONDS", ge=1, le=3600)
+
+
+class QuerySettings(_Settings):
+    """The listing and read function."""
+
+    security_events_table: str = Field(alias="SECURITY_EVENTS_TABLE", min_length=1)
+    cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN", min_length=1)
+
+
+class RelaySettings(_Settings):
+    """The stream relay."""
+
+    security_events_topic_arn: str = Field(alias="SECURITY_EVENTS_TOPIC_ARN", min_length=1)
+
+
+@cache
+def webhook_settings() -> WebhookSettings:
+    """The webhooks function's settings, read once."""
+    return WebhookSettings.from_env()
+
+
+@cache
+def query_settings() -> QuerySettings:
+    """The query function's settings, read once."""
+    return QuerySettings.from_env()
+
+
+@cache
+def relay_settings() -> RelaySettings:
+    """The relay's settings, read once."""
+    return RelaySettings.from_env()

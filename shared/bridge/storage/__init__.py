@@ -1,0 +1,1 @@
+"""DynamoDB adapters: the only modules that speak to the tables."""

@@ -1,0 +1,51 @@
+"""A shared DynamoDB client and the translation of its failures into the bridge's errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from bridge.errors import StorageUnavailable, Throttled
+
+_THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TransactionInProgressException",
+}
+
+
+@lru_cache(maxsize=1)
+def dynamodb_client() -> Any:
+    """One low-level client per container, built on first use (never at import)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+    return boto3.client("dynamodb", config=config)
+
+
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ClientError, or ''."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn throttling into 429 and any other storage failure into 503, before any effect."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        if code in _THROTTLING:
+            raise Throttled("Storage is busy, retry shortly.", retry_after=1) from exc
+        raise StorageUnavailable("Storage is unavailable, retry shortly.", retry_after=2) from exc
+    except BotoCoreError as exc:
+        raise StorageUnavailable("Storage is unavailable, retry shortly.", retry_after=2) from exc

@@ -1,0 +1,219 @@
+"""The security-events table: events, notification records, and the queries the listing needs.
+
+Layout (one table, one stream):
+- listed event     pk "SE",  sk id; GSIs byChargePoint (cpKey), byType (typeKey),
+                   byChargePointType (cpTypeKey), each sorted by sk. The base key itself serves the
+                   unfiltered listing and the read by id, so every filter combination is one Query.
+- unlisted event   pk "SEU", sk id; no index keys (AMPECO lists only the seven critical types).
+- notification     pk "NOTIF#<sha256 of body>", sk 0, expires after 30 days.
+An event's put is conditional on its own key, which is derived from its dedup key: the dedup check and
+the data are one write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bridge.errors import StorageUnavailable
+from bridge.models.common import iso_ms
+from bridge.models.notifications import NotificationRecord
+from bridge.models.security_events import Channel, EventQuery, InsertConflict, SecurityEvent
+from bridge.storage.dynamo import dynamodb_client, error_code, storage_errors
+
+LISTED = "SE"
+UNLISTED = "SEU"
+NOTIFICATION_PREFIX = "NOTIF#"
+INDEX_PAGE_ATTRIBUTES = ("sk", "chargePoint", "eventType", "techInfo", "occurredAt")
+
+
+class SecurityEventTable:
+    """Reads and writes of the security-events table."""
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or dynamodb_client()
+
+    # ------------------------------------------------------------------ writes
+    def insert(self, events: Sequence[SecurityEvent], notification: NotificationRecord | None = None) -> None:
+        """Store a delivery in one call; raises InsertConflict when a key is already taken."""
+        puts = [self._event_put(event) for event in events]
+        if notification is not None:
+            puts.insert(0, self._notification_put(notification))
+        with storage_errors():
+            if len(puts) == 1:
+                self._put_one(puts[0], events)
+            else:
+                self._put_all(puts, events, has_notification=notification is not None)
+
+    def _put_one(self, put: dict[str, Any], events: Sequence[SecurityEvent]) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_item(**put)
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            if not events:
+                raise InsertConflict(duplicate=True) from exc
+            holder = _dedup_key_of(exc.response.get("Item"))
+            raise _conflict({0: holder}, events) from exc
+
+    def _put_all(self, puts: list[dict[str, Any]], events: Sequence[SecurityEvent], has_notification: bool) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.transact_write_items(TransactItems=[{"Put": p} for p in puts])
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons", [])
+            failed = {i: r for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+            if not failed:
+                raise StorageUnavailable("Storage is busy, retry shortly.", retry_after=1) from exc
+            offset = 1 if has_notification else 0
+            if has_notification and 0 in failed:
+                raise InsertConflict(duplicate=True) from exc
+            taken = {i - offset: _dedup_key_of(r.get("Item")) for i, r in failed.items()}
+            raise _conflict(taken, events) from exc
+
+    def _event_put(self, event: SecurityEvent) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": event_item(event),
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def _notification_put(self, record: NotificationRecord) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": notification_item(record),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+
+    # ------------------------------------------------------------------ reads
+    def get(self, event_id: int) -> SecurityEvent | None:
+        """A listed event by id."""
+        with storage_errors():
+            item = self.client.get_item(
+                TableName=self._table, Key={"pk": {"S": LISTED}, "sk": {"N": str(event_id)}}
+            ).get("Item")
+        return event_from_item(item) if item else None
+
+    def query(self, query: EventQuery, limit: int) -> list[SecurityEvent]:
+        """Newest first, at most `limit`: one Query on the key or index made for the filters."""
+        index, partition_attr, partition = _access_path(query)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#p = :p AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeNames": {"#p": partition_attr},
+            "ExpressionAttributeValues": {
+                ":p": {"S": partition},
+                ":lo": {"N": str(query.lowest_id)},
+                ":hi": {"N": str(query.highest_id)},
+            },
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if index:
+            request["IndexName"] = index
+        with storage_errors():
+            items = self.client.query(**request).get("Items", [])
+        return [event_from_item(item) for item in items]
+
+    def notification(self, fingerprint: str) -> dict[str, Any] | None:
+        """A notification record as stored (operators and tests)."""
+        with storage_errors():
+            item = self.client.get_item(
+                TableName=self._table, Key={"pk": {"S": NOTIFICATION_PREFIX + fingerprint}, "sk": {"N": "0"}}
+            ).get("Item")
+        return plain(item) if item else None
+
+
+def _access_path(query: EventQuery) -> tuple[str | None, str, str]:
+    if query.charge_point is not None and query.type is not None:
+        return "byChargePointType", "cpTypeKey", f"CP#{query.charge_point}#T#{query.type}"
+    if query.charge_point is not None:
+        return "byChargePoint", "cpKey", f"CP#{query.charge_point}"
+    if query.type is not None:
+        return "byType", "typeKey", f"T#{query.type}"
+    return None, "pk", LISTED
+
+
+def _conflict(taken: dict[int, str], events: Sequence[SecurityEvent]) -> InsertConflict:
+    duplicate = any(events[i].dedup_key == holder for i, holder in taken.items() if 0 <= i < len(events))
+    return InsertConflict(duplicate=duplicate, taken=taken)
+
+
+def _dedup_key_of(item: dict[str, Any] | None) -> str:
+    return str(item["dedupKey"]["S"]) if item and "dedupKey" in item else ""
+
+
+# ---------------------------------------------------------------------- item mapping
+def event_item(event: SecurityEvent) -> dict[str, Any]:
+    """The stored item of an event."""
+    item: dict[str, Any] = {
+        "pk": {"S": LISTED if event.listed else UNLISTED},
+        "sk": {"N": str(event.id)},
+        "kind": {"S": "securityEvent"},
+        "eventId": {"S": event.event_id},
+        "chargePoint": {"N": str(event.charge_point)},
+        "eventType": {"S": event.type},
+        "techInfo": {"S": event.tech_info},
+        "occurredAt": {"S": iso_ms(event.occurred_at)},
+        "critical": {"BOOL": event.critical},
+        "channel": {"S": event.channel.value},
+        "dedupKey": {"S": event.dedup_key},
+        "receivedAt": {"S": iso_ms(datetime.now(UTC))},
+    }
+    if event.listed:
+        item["cpKey"] = {"S": f"CP#{event.charge_point}"}
+        item["typeKey"] = {"S": f"T#{event.type}"}
+        item["cpTypeKey"] = {"S": f"CP#{event.charge_point}#T#{event.type}"}
+    return item
+
+
+def event_from_item(item: dict[str, Any]) -> SecurityEvent:
+    """An event from a table or index item (index items carry only the listing's attributes)."""
+    return SecurityEvent(
+        id=int(item["sk"]["N"]),
+        event_id=item.get("eventId", {}).get("S", ""),
+        charge_point=int(item["chargePoint"]["N"]),
+        type=item["eventType"]["S"],
+        tech_info=item.get("techInfo", {}).get("S", ""),
+        occurred_at=datetime.fromisoformat(item["occurredAt"]["S"]),
+        critical=item.get("critical", {}).get("BOOL", True),
+        channel=Channel(item.get("channel", {}).get("S", Channel.PUSH.value)),
+        dedup_key=item.get("dedupKey", {}).get("S", ""),
+    )
+
+
+def notification_item(record: NotificationRecord) -> dict[str, Any]:
+    """The stored item of a notification record."""
+    item: dict[str, Any] = {
+        "pk": {"S": NOTIFICATION_PREFIX + record.fingerprint},
+        "sk": {"N": "0"},
+        "kind": {"S": "notification"},
+        "notification": {"S": record.notification},
+        "status": {"S": record.status.value},
+        "receivedAt": {"S": iso_ms(record.received_at)},
+        "body": {"S": record.body},
+        "expiresAt": {"N": str(record.expires_at)},
+    }
+    optional = {"reason": record.reason, "signedAt": record.signed_at, "tenant": record.tenant}
+    item.update({name: {"S": value} for name, value in optional.items() if value})
+    return item
+
+
+def plain(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as plain values (for inspection, not for the hot path)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {key: deserializer.deserialize(value) for key, value in item.items()}

@@ -1,0 +1,77 @@
+"""The webhook endpoints' work: authenticate the raw body, then hand it to the security-event service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from bridge import secrets
+from bridge.errors import Unauthenticated
+from bridge.models.notifications import NotificationRecord, NotificationStatus
+from bridge.security_events import Delivery, Ingested, ingest_notification, ingest_push, parse_charge_point
+from bridge.settings import WebhookSettings
+from bridge.signatures import body_fingerprint, verify_ampeco_signature, verify_standard_webhook
+from bridge.storage.security_events import SecurityEventTable
+
+
+@lru_cache(maxsize=4)
+def _table(name: str) -> SecurityEventTable:
+    return SecurityEventTable(name)
+
+
+def receive_push(settings: WebhookSettings, charge_point: str, body: bytes, headers: dict[str, str]) -> Ingested:
+    """A direct push: signature first (so an unsigned, malformed body is a 401), then validation."""
+    webhook_secrets = secrets.secret_value(settings.webhook_secret_arn).split()
+    webhook_id = verify_standard_webhook(
+        body,
+        headers,
+        webhook_secrets,
+        tolerance_seconds=settings.webhook_tolerance_seconds,
+        now=datetime.now(UTC),
+    )
+    return ingest_push(_table(settings.security_events_table), parse_charge_point(charge_point), webhook_id, body)
+
+
+def push_answer(result: Ingested) -> dict[str, Any]:
+    """What the pusher is told: the ids its events have (the same on a repeat)."""
+    return {
+        "message": "Accepted." if result.new else "Already received.",
+        "ids": [e.id for e in result.events],
+    }
+
+
+@dataclass(frozen=True)
+class NotificationOutcome:
+    """A stored (or repeated) notification and what became of it."""
+
+    ingested: Ingested
+    record: NotificationRecord
+
+    def metric_names(self) -> list[str]:
+        """Counters for this delivery; quarantine has its own alarm."""
+        if not self.ingested.new:
+            return ["DuplicateDeliveries"]
+        names = ["NotificationsReceived"]
+        if self.record.status is NotificationStatus.QUARANTINED:
+            names.append("QuarantinedNotifications")
+        names.extend("SecurityEventsStored" for _ in self.ingested.events)
+        return names
+
+
+def receive_notification(settings: WebhookSettings, body: bytes, headers: dict[str, str]) -> NotificationOutcome:
+    """An AMPECO notification: HMAC of the raw body with the API token, and the tenant when pinned."""
+    verify_ampeco_signature(body, headers.get("x-signature"), secrets.secret_value(settings.ampeco_api_token_arn))
+    tenant = headers.get("x-tenant")
+    if settings.ampeco_tenant and tenant != settings.ampeco_tenant:
+        raise Unauthenticated("Unknown tenant.")
+    delivery = Delivery(
+        body=body,
+        fingerprint=body_fingerprint(body),
+        received_at=datetime.now(UTC),
+        signed_at=headers.get("x-timestamp"),
+        tenant=tenant,
+    )
+    ingested, record = ingest_notification(_table(settings.security_events_table), delivery)
+    return NotificationOutcome(ingested, record)
