@@ -161,9 +161,7 @@ class Stack:
             if "MessageRetentionPeriod" in props:
                 attributes["MessageRetentionPeriod"] = str(props["MessageRetentionPeriod"])
             url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-            arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
+            arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             self.refs[name] = url
             self.attrs[(name, "Arn")] = arn
             self.attrs[(name, "QueueName")] = name

@@ -1,0 +1,194 @@
+"""`python -m local` (what `make run` starts): the bridge on 127.0.0.1 with in-memory AWS from template.yaml."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import shlex
+import signal
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Protocol
+
+from local.aws import in_memory_aws
+from local.deliveries import Deliveries
+from local.lambda_runtime import apply_environment, handler_invoker, load_function
+from local.server import BridgeServer
+from local.stack import Stack
+from local.streams import StreamPump
+from local.template import TemplateModel, load_template
+
+log = logging.getLogger("local")
+
+# Fixed defaults so a restart keeps working with the same curl commands; never used outside the local run.
+DEFAULT_API_KEY = "local-api-key"
+DEFAULT_AMPECO_TOKEN = "local-ampeco-token"
+DEFAULT_WEBHOOK_SECRET = "whsec_YW1wZWNvLWJyaWRnZS1sb2NhbC13ZWJob29rLWtleSE="
+DEFAULT_CURSOR_SECRET = "local-cursor-secret"
+
+# Template parameters fed from the environment, when the template declares them.
+PARAMETER_ENV = {
+    "AmpecoTenant": "AMPECO_TENANT",
+    "WebhookToleranceSeconds": "WEBHOOK_TOLERANCE_SECONDS",
+    "AmpecoBaseUrl": "AMPECO_BASE_URL",
+    "AmpecoTimeoutSeconds": "AMPECO_TIMEOUT_SECONDS",
+}
+
+
+class Service(Protocol):
+    """Something the local run started and stops on exit (the tenant simulator)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    port: int
+    api_key: str
+    ampeco_token: str
+    webhook_secret: str
+    cursor_secret: str
+    ampeco_base_url: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> LocalSettings:
+        return cls(
+            port=int(env.get("PORT") or 3000),
+            api_key=env.get("BRIDGE_API_KEY") or DEFAULT_API_KEY,
+            ampeco_token=env.get("AMPECO_API_TOKEN") or DEFAULT_AMPECO_TOKEN,
+            webhook_secret=env.get("WEBHOOK_SECRET") or DEFAULT_WEBHOOK_SECRET,
+            cursor_secret=env.get("CURSOR_SECRET") or DEFAULT_CURSOR_SECRET,
+            ampeco_base_url=env.get("AMPECO_BASE_URL") or None,
+        )
+
+    def secrets(self) -> dict[str, str]:
+        """Secret values by the template's logical ids."""
+        return {
+            "AmpecoApiToken": self.ampeco_token,
+            "WebhookSecret": self.webhook_secret,
+            "CursorSecret": self.cursor_secret,
+        }
+
+
+def stack_parameters(declared: Mapping[str, object], env: Mapping[str, str]) -> dict[str, str]:
+    """Parameter values from the environment; AmpecoTenant unset means empty (any tenant)."""
+    values = {name: env[var] for name, var in PARAMETER_ENV.items() if name in declared and env.get(var)}
+    if "AmpecoTenant" in declared:
+        values.setdefault("AmpecoTenant", "")
+    return values
+
+
+def start_tenant_simulator(
+    settings: LocalSettings,
+    bridge: BridgeServer,  # noqa: ARG001 - the simulator's target, once it exists
+) -> Service | None:
+    """TENANT SIMULATOR HOOK: start the embedded AMPECO tenant unless AMPECO_BASE_URL points elsewhere.
+
+    `local/tenant_sim.py` (a later change) plugs in here with one call that returns a started Service
+    (it sends its signed notifications to `bridge.url` and may add `/_local/...` helpers with
+    `bridge.add_local_route`). Until then no simulator runs and starts go to AMPECO_BASE_URL, if set.
+    """
+    if settings.ampeco_base_url:
+        return None
+    log.warning("no AMPECO tenant simulator yet: set AMPECO_BASE_URL to forward starts to a tenant")
+    return None
+
+
+def preload_handlers(stack: Stack) -> None:
+    """Import every handler now (cold starts up front); a broken one is reported and answers 502."""
+    for function in stack.template.functions():
+        try:
+            load_function(stack.template, function)
+        except Exception:
+            log.exception("cannot import %s; its routes will answer 502", function)
+
+
+def banner(settings: LocalSettings, bridge: BridgeServer, simulator: Service | None) -> str:
+    url = bridge.url
+    tenant = os.environ.get("AMPECO_TENANT") or "any"
+    upstream = simulator.url + " (simulator)" if simulator else settings.ampeco_base_url or "none"
+    lines = [
+        "AMPECO webhook bridge, local run (in-memory AWS; Ctrl-C stops)",
+        f"  URL              {url}   (stage {bridge.stage}, served without the stage prefix)",
+        f"  API key          x-api-key: {settings.api_key}",
+        f"  AMPECO token     {settings.ampeco_token}   (X-Signature on /webhooks/ampeco)",
+        f"  webhook secrets  {settings.webhook_secret}",
+        f"  AMPECO tenant    {tenant}; upstream {upstream}",
+        f"  SNS deliveries   {url}/_local/deliveries",
+        "",
+        "Try:",
+        f"  curl -s {url}/health",
+        f"  curl -s -H 'x-api-key: {settings.api_key}' {url}/public-api/resources/security-events/v2.0",
+    ]
+    lines += signed_push_example(url, settings.webhook_secret.split()[0])
+    return "\n".join(lines)
+
+
+def signed_push_example(url: str, secret: str) -> list[str]:
+    """Shell lines that sign a direct push with Standard Webhooks at the moment they run."""
+    try:
+        key_hex = base64.b64decode(secret.removeprefix("whsec_"), validate=True).hex()
+    except (binascii.Error, ValueError):
+        return ["  (WEBHOOK_SECRET is not a whsec_ base64 secret: no signed example)"]
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    body = shlex.quote(f'{{"type": "FirmwareUpdated", "timestamp": "{now}", "techInfo": "local"}}')
+    return [
+        "  # a signed security-log push (Standard Webhooks):",
+        f'  body={body}; id="msg_$RANDOM$RANDOM"; ts=$(date +%s)',
+        f"  sig=$(printf '%s' \"$id.$ts.$body\" | openssl dgst -sha256 -mac HMAC -macopt hexkey:{key_hex}"
+        " -binary | base64)",
+        f"  curl -s -X POST {url}/webhooks/charge-points/1/security-events -H 'content-type: application/json'"
+        ' -H "webhook-id: $id" -H "webhook-timestamp: $ts" -H "webhook-signature: v1,$sig" -d "$body"',
+    ]
+
+
+def main() -> int:
+    level = os.environ.get("LOCAL_LOG_LEVEL", "INFO")
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
+    settings = LocalSettings.from_env(os.environ)
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    with in_memory_aws():
+        template = TemplateModel(load_template())
+        parameters = stack_parameters(template.raw.get("Parameters", {}), os.environ)
+        stack = Stack.create(parameters=parameters, secrets=settings.secrets())
+        apply_environment(stack)
+        deliveries = Deliveries.install(stack)
+        invoke = handler_invoker(stack.template)
+        bridge = BridgeServer(stack, stack.template, settings.port, settings.api_key, deliveries=deliveries)
+        simulator = start_tenant_simulator(settings, bridge)
+        if simulator is not None:
+            os.environ["AMPECO_BASE_URL"] = simulator.url  # before the handlers read it at import
+        preload_handlers(stack)
+        pump = StreamPump(stack, stack.template, invoke)
+        pump.start()
+        bridge.start()
+        print(banner(settings, bridge, simulator), flush=True)
+        try:
+            while not stopping.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            print("stopping", flush=True)
+            bridge.stop()
+            pump.stop()
+            if simulator is not None:
+                simulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

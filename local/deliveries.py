@@ -1,0 +1,137 @@
+"""Records every SNS message this process publishes, in order: the local view of what subscribers get."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import threading
+from typing import Any
+
+from botocore.client import BaseClient
+
+from local.aws import MOTO_LOCK
+from local.stack import Stack
+
+_PUBLISH_OPERATIONS = {"Publish", "PublishBatch"}
+_install_lock = threading.Lock()
+_active: Deliveries | None = None
+_original_make_api_call: Any = None
+
+
+def topic_short_name(logical_id: str) -> str:
+    """`SecurityEventsTopic` -> `security-events`: the suffix dropped, kebab-case."""
+    stem = logical_id.removesuffix("Topic") or logical_id
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", stem).lower()
+
+
+def flatten_attributes(attributes: dict[str, Any] | None) -> dict[str, str]:
+    """SNS MessageAttributes as `name: "value"` strings (Binary values base64)."""
+    flat: dict[str, str] = {}
+    for name, attribute in (attributes or {}).items():
+        if "StringValue" in attribute:
+            flat[name] = str(attribute["StringValue"])
+        elif "BinaryValue" in attribute:
+            value = attribute["BinaryValue"]
+            flat[name] = base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else str(value)
+    return flat
+
+
+def _parse_body(message: str, structure: str | None) -> Any:
+    if structure == "json":
+        # Per-protocol messages: subscribers without their own entry get `default`.
+        message = json.loads(message).get("default", message)
+    try:
+        return json.loads(message)
+    except (TypeError, ValueError):
+        return message
+
+
+class Deliveries:
+    """Thread-safe, ordered record of `{topic, messageId, attributes, body}` for every SNS publish."""
+
+    def __init__(self, topics: dict[str, str] | None = None) -> None:
+        self._topics = dict(topics or {})  # topic ARN -> short name
+        self._messages: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def install(cls, stack: Stack) -> Deliveries:
+        """Record publishes of every boto3 client, present or future; replaces an earlier recorder."""
+        topics = {
+            stack.refs[name]: topic_short_name(name)
+            for name in stack.template.of_type("AWS::SNS::Topic")
+            if name in stack.refs
+        }
+        recorder = cls(topics)
+        _activate(recorder)
+        return recorder
+
+    def uninstall(self) -> None:
+        """Stop recording into this instance (the client patch stays, idle)."""
+        global _active
+        with _install_lock:
+            if _active is self:
+                _active = None
+
+    def all(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return copy.deepcopy(self._messages)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._messages.clear()
+
+    def topic_name(self, arn: str) -> str:
+        """The short name of a topic ARN; topics outside the stack by the same rule from the ARN's name."""
+        return self._topics.get(arn) or topic_short_name(arn.rsplit(":", 1)[-1])
+
+    def record(self, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
+        """Add the messages of one successful Publish or PublishBatch call."""
+        arn = str(params.get("TopicArn") or params.get("TargetArn") or "")
+        if operation == "Publish":
+            entries = [(params, response.get("MessageId"))]
+        else:
+            ids = {ok["Id"]: ok.get("MessageId") for ok in response.get("Successful", [])}
+            entries = [(e, ids[e["Id"]]) for e in params.get("PublishBatchRequestEntries", []) if e["Id"] in ids]
+        with self._lock:
+            for entry, message_id in entries:
+                self._messages.append(
+                    {
+                        "topic": self.topic_name(arn),
+                        "messageId": message_id,
+                        "attributes": flatten_attributes(entry.get("MessageAttributes")),
+                        "body": _parse_body(entry.get("Message", ""), entry.get("MessageStructure")),
+                    }
+                )
+
+
+def _activate(recorder: Deliveries) -> None:
+    """Patch BaseClient._make_api_call once.
+
+    A botocore event hook only reaches clients of sessions it was registered on, and Powertools and the
+    handlers build their own sessions, some before the local run could register anything; the patch sees
+    every client.
+    """
+    global _active, _original_make_api_call
+    with _install_lock:
+        _active = recorder
+        if _original_make_api_call is not None:
+            return
+        original = BaseClient._make_api_call
+        _original_make_api_call = original
+
+        def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+            recorder_now = _active
+            if recorder_now is None or operation_name not in _PUBLISH_OPERATIONS:
+                return original(self, operation_name, api_params)
+            if self.meta.service_model.service_name != "sns":
+                return original(self, operation_name, api_params)
+            # Held across the call so the record's order is the order moto accepted the messages.
+            with MOTO_LOCK:
+                response = original(self, operation_name, api_params)
+                recorder_now.record(operation_name, api_params, response)
+            return response
+
+        BaseClient._make_api_call = make_api_call
