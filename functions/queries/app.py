@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from bridge import queries
 from bridge.http_errors import json_response, register_error_handlers
 from bridge.http_request import public_base_url, query_parameters

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from bridge.errors import Unauthenticated
 
@@ -47,7 +47,7 @@ def verify_standard_webhook(
     for secret in secrets:
         try:
             expected = Webhook(secret).sign(msg_id=msg_id, timestamp=sent_at, data=text).split(",", 1)[1]
-        except (ValueError, binascii.Error):
+        except (ValueError, binascii.Error, EmptyWebhookSecretError):
             continue  # a malformed configured secret must not hide the valid ones
         if any(hmac.compare_digest(expected.encode(), sig.encode()) for sig in offered):
             return msg_id
