@@ -22,6 +22,7 @@ from local.server import BridgeServer
 from local.stack import Stack
 from local.streams import StreamPump
 from local.template import TemplateModel, load_template
+from local.tenant_sim import TenantSimulator, start_simulator
 
 log = logging.getLogger("local")
 
@@ -86,20 +87,17 @@ def stack_parameters(declared: Mapping[str, object], env: Mapping[str, str]) -> 
     return values
 
 
-def start_tenant_simulator(
-    settings: LocalSettings,
-    bridge: BridgeServer,  # noqa: ARG001 - the simulator's target, once it exists
-) -> Service | None:
-    """TENANT SIMULATOR HOOK: start the embedded AMPECO tenant unless AMPECO_BASE_URL points elsewhere.
+def start_tenant_simulator(settings: LocalSettings) -> TenantSimulator | None:
+    """The embedded AMPECO tenant, unless AMPECO_BASE_URL points at a real one.
 
-    `local/tenant_sim.py` (a later change) plugs in here with one call that returns a started Service
-    (it sends its signed notifications to `bridge.url` and may add `/_local/...` helpers with
-    `bridge.add_local_route`). Until then no simulator runs and starts go to AMPECO_BASE_URL, if set.
+    It signs its session notifications with the AMPECO token; where to send them is set once the
+    bridge is listening (`webhook_url`).
     """
     if settings.ampeco_base_url:
         return None
-    log.warning("no AMPECO tenant simulator yet: set AMPECO_BASE_URL to forward starts to a tenant")
-    return None
+    simulator = start_simulator(settings.ampeco_token, None, os.environ.get("AMPECO_TENANT") or "local-tenant")
+    os.environ["AMPECO_BASE_URL"] = simulator.url  # before the handlers read it at import
+    return simulator
 
 
 def preload_handlers(stack: Stack) -> None:
@@ -168,13 +166,13 @@ def main() -> int:
         deliveries = Deliveries.install(stack)
         invoke = handler_invoker(stack.template)
         bridge = BridgeServer(stack, stack.template, settings.port, settings.api_key, deliveries=deliveries)
-        simulator = start_tenant_simulator(settings, bridge)
-        if simulator is not None:
-            os.environ["AMPECO_BASE_URL"] = simulator.url  # before the handlers read it at import
+        simulator = start_tenant_simulator(settings)
         preload_handlers(stack)
         pump = StreamPump(stack, stack.template, invoke)
         pump.start()
         bridge.start()
+        if simulator is not None:
+            simulator.webhook_url = bridge.url + "/webhooks/ampeco"
         print(banner(settings, bridge, simulator), flush=True)
         try:
             while not stopping.wait(0.5):

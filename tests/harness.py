@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 import boto3
 
 from local.aws import REGION
+from local.deliveries import Deliveries
 from local.lambda_runtime import api_gateway_event, handler_invoker, make_context
 from local.stack import Stack
 from local.streams import StreamPump
@@ -54,6 +55,7 @@ class Bridge:
 
     stack: Stack
     pump: StreamPump
+    deliveries: Deliveries
     dynamodb_calls: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -1,4 +1,4 @@
-"""Stream relay: each new security event in DynamoDB becomes one SNS message."""
+"""Stream relay: each new security event and each final start result becomes one SNS message."""
 
 from __future__ import annotations
 
@@ -14,14 +14,16 @@ from bridge.relay import relay_image
 from bridge.settings import relay_settings
 
 settings = relay_settings()
-publish = SnsPublisher({"security-events": settings.security_events_topic_arn})
+publish = SnsPublisher(
+    {"security-events": settings.security_events_topic_arn, "start-results": settings.start_results_topic_arn}
+)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 def record_handler(record: DynamoDBRecord) -> None:
     # A failure here marks this record failed; Lambda retries from it, bisecting the batch.
     if record.dynamodb and record.dynamodb.new_image:
-        relay_image(record.dynamodb.new_image, publish)
+        relay_image(record.dynamodb.new_image, publish, record.dynamodb.old_image)
 
 
 @logger.inject_lambda_context

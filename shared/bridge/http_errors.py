@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
@@ -11,6 +11,9 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from bridge.errors import BridgeError, RetryableError, UpstreamError
 from bridge.observability import logger
+
+if TYPE_CHECKING:
+    from bridge.starts import StartAnswer
 
 JSON = "application/json"
 
@@ -41,6 +44,14 @@ def error_response(error: BridgeError, headers: dict[str, str] | None = None) ->
     if isinstance(error, RetryableError):
         extra["Retry-After"] = str(error.retry_after)
     return json_response(error.status, error_body(error), extra)
+
+
+def start_response(answer: StartAnswer) -> Response[str]:
+    """A start's answer: the tenant's body unchanged, or the bridge's own; always with the attempt id."""
+    headers = {"X-Bridge-Attempt-Id": answer.attempt_id}
+    if answer.retry_after:
+        headers["Retry-After"] = answer.retry_after
+    return Response(status_code=answer.status, content_type=JSON, body=answer.body, headers=headers)
 
 
 def register_error_handlers(app: ApiGatewayResolver) -> None:

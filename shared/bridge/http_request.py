@@ -52,3 +52,9 @@ def public_base_url(event: APIGatewayProxyEvent) -> str:
     full_path = str(event.request_context.raw_event.get("path") or event.path)
     prefix = full_path[: -len(event.path)] if event.path and full_path.endswith(event.path) else ""
     return f"{scheme}://{host}{prefix}"
+
+
+def api_caller(event: APIGatewayProxyEvent) -> str:
+    """Who is calling: the usage-plan API key's id (the key itself when no id is given)."""
+    identity = event.request_context.identity
+    return str(identity.api_key_id or identity.api_key or "anonymous")

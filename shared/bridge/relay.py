@@ -9,6 +9,8 @@ from typing import Any
 from bridge.models.common import iso_ms
 from bridge.models.messages import Attribute, OutboundMessage
 from bridge.models.security_events import Channel, SecurityEvent
+from bridge.models.starts import Attempt, Outcome, StartPath
+from bridge.storage.attempts import attempt_from_plain
 
 Publish = Callable[[OutboundMessage], None]
 
@@ -52,12 +54,55 @@ def security_event_message(event: SecurityEvent) -> OutboundMessage:
     )
 
 
-def relay_image(image: Mapping[str, Any], publish: Publish) -> bool:
-    """Publish the message an inserted item stands for; False when the item is not for subscribers.
+def start_result_message(attempt: Attempt) -> OutboundMessage:
+    """`session.start.result`, routable on outcome, errorCode and where the start was asked for."""
+    target = attempt.target
+    attributes = {"outcome": Attribute(str(attempt.outcome))}
+    if attempt.outcome is not Outcome.STARTED:
+        attributes["errorCode"] = Attribute(attempt.error_code or "UPSTREAM_UNKNOWN")
+    if target.path is StartPath.CHARGE_POINT:
+        attributes["chargePoint"] = Attribute(str(target.charge_point), "Number")
+        attributes["evseNetworkId"] = Attribute(str(target.evse_network_id), "Number")
+    else:
+        attributes["evseId"] = Attribute(str(target.evse_id), "Number")
+    completed = iso_ms(attempt.completed_at or attempt.created_at)
+    return OutboundMessage(
+        topic="start-results",
+        event_type="session.start.result",
+        event_id=attempt.attempt_id,
+        occurred_at=completed,
+        data={
+            "attemptId": attempt.attempt_id,
+            "outcome": str(attempt.outcome),
+            "errorCode": None if attempt.outcome is Outcome.STARTED else attempt.error_code,
+            "path": target.path.value,
+            "chargePoint": target.charge_point,
+            "evseNetworkId": target.evse_network_id,
+            "evseId": target.evse_id,
+            "sessionId": attempt.session_id,
+            "authorizationId": attempt.authorization_id,
+            "tenantStatus": attempt.tenant_status,
+            "tenantBody": attempt.tenant_body,
+            "truncated": attempt.tenant_body_truncated,
+            "requestedAt": iso_ms(attempt.created_at),
+            "completedAt": completed,
+            "durationMs": attempt.duration_ms,
+        },
+        attributes=attributes,
+    )
 
-    Unlisted (non-critical) events are relayed too: only the AMPECO listing leaves them out.
+
+def relay_image(image: Mapping[str, Any], publish: Publish, old_image: Mapping[str, Any] | None = None) -> bool:
+    """Publish the message a stream change stands for; False when the change is not for subscribers.
+
+    Unlisted (non-critical) security events are relayed too: only the AMPECO listing leaves them out.
+    A start attempt is relayed once, on its one change from pending to final.
     """
-    if image.get("kind") != "securityEvent":
-        return False
-    publish(security_event_message(security_event_from_image(image)))
-    return True
+    kind = image.get("kind")
+    if kind == "securityEvent":
+        publish(security_event_message(security_event_from_image(image)))
+        return True
+    if kind == "startAttempt" and image.get("status") == "final" and (old_image or {}).get("status") == "pending":
+        publish(start_result_message(attempt_from_plain(dict(image))))
+        return True
+    return False

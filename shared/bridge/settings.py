@@ -45,6 +45,7 @@ class RelaySettings(_Settings):
     """The stream relay."""
 
     security_events_topic_arn: str = Field(alias="SECURITY_EVENTS_TOPIC_ARN", min_length=1)
+    start_results_topic_arn: str = Field(alias="START_RESULTS_TOPIC_ARN", min_length=1)
 
 
 @cache
@@ -63,3 +64,34 @@ def query_settings() -> QuerySettings:
 def relay_settings() -> RelaySettings:
     """The relay's settings, read once."""
     return RelaySettings.from_env()
+
+
+class StartSettings(_Settings):
+    """The starts function."""
+
+    attempts_table: str = Field(alias="ATTEMPTS_TABLE", min_length=1)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
+    completions_queue_url: str = Field(alias="COMPLETIONS_QUEUE_URL", min_length=1)
+    ampeco_base_url: str = Field(alias="AMPECO_BASE_URL", pattern=r"^https?://[^\s/]+")
+    ampeco_api_token_arn: str = Field(alias="AMPECO_API_TOKEN_ARN", min_length=1)
+    # API Gateway gives up at 29 s: the deadline plus recording must fit under it.
+    ampeco_timeout_seconds: float = Field(default=10, alias="AMPECO_TIMEOUT_SECONDS", gt=0, le=25)
+
+
+class FinaliserSettings(_Settings):
+    """The function that completes deferred results and sweeps stuck attempts."""
+
+    attempts_table: str = Field(alias="ATTEMPTS_TABLE", min_length=1)
+    stuck_after_seconds: int = Field(default=60, alias="STUCK_AFTER_SECONDS", ge=1)
+
+
+@cache
+def start_settings() -> StartSettings:
+    """The starts function's settings, read once."""
+    return StartSettings.from_env()
+
+
+@cache
+def finaliser_settings() -> FinaliserSettings:
+    """The finaliser's settings, read once."""
+    return FinaliserSettings.from_env()

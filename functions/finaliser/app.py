@@ -1,0 +1,37 @@
+"""Finaliser: applies deferred start results (SQS) and sweeps attempts left pending (schedule)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bridge.finaliser import apply_deferred, sweep
+from bridge.observability import logger, metrics, tracer
+from bridge.settings import finaliser_settings
+from bridge.storage.attempts import AttemptTable
+
+settings = finaliser_settings()
+table = AttemptTable(settings.attempts_table)
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    apply_deferred(table, record.body)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" in event:  # the deferred-completions queue
+        return dict(
+            process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+        )
+    finalised = sweep(table, timedelta(seconds=settings.stuck_after_seconds))  # the schedule
+    metrics.add_metric("StuckAttemptsFinalised", MetricUnit.Count, finalised)
+    return {"finalised": finalised}

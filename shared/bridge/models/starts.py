@@ -1,0 +1,157 @@
+"""Session starts: AMPECO's request body, the tenant's 202 answer, and the recorded attempt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+
+from bridge.models.common import IsoInstant
+
+
+def _tenths(value: float) -> float:
+    # Decimal, not float, arithmetic: 16.1 is not a float multiple of 0.1.
+    if Decimal(str(value)) % Decimal("0.1") != 0:
+        raise ValueError("must be a multiple of 0.1")
+    return value
+
+
+Tenth = Annotated[StrictInt | StrictFloat, AfterValidator(_tenths)]
+
+
+class ChargingSchedulePeriod(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    startPeriod: StrictInt  # noqa: N815 - AMPECO's names
+    limit: Tenth
+    numberPhases: StrictInt | None = None  # noqa: N815
+
+
+class ChargingSchedule(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    id: StrictInt | StrictFloat | None = None
+    duration: StrictInt | None = None
+    startSchedule: IsoInstant | None = None  # noqa: N815
+    chargingRateUnit: Literal["A", "W"]  # noqa: N815
+    chargingSchedulePeriod: list[ChargingSchedulePeriod]  # noqa: N815
+    minChargingRate: Tenth | None = None  # noqa: N815
+
+
+class ChargingProfile(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    transactionId: StrictInt | None = None  # noqa: N815
+    stackLevel: StrictInt  # noqa: N815
+    chargingProfilePurpose: Literal["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]  # noqa: N815
+    chargingProfileKind: Literal["Absolute", "Recurring", "Relative"]  # noqa: N815
+    recurrencyKind: Literal["Daily", "Weekly"] | None = None  # noqa: N815
+    validFrom: IsoInstant | None = None  # noqa: N815
+    validTo: IsoInstant | None = None  # noqa: N815
+    chargingSchedule: ChargingSchedule  # noqa: N815
+
+
+class StartRequest(BaseModel):
+    """AMPECO's start body; unknown fields are allowed and forwarded unchanged."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    userId: StrictInt | None = None  # noqa: N815
+    paymentMethodId: StrictStr | None = None  # noqa: N815
+    externalSessionId: StrictStr | None = None  # noqa: N815
+    idTag: StrictStr | None = None  # noqa: N815
+    connectorId: StrictInt | None = None  # noqa: N815
+    bookingId: StrictInt | None = None  # noqa: N815
+    chargingProfile: ChargingProfile | None = None  # noqa: N815
+
+    @model_validator(mode="after")
+    def _payment_method_needs_user(self) -> StartRequest:
+        if self.paymentMethodId and self.userId is None:
+            raise ValueError("userId is required when paymentMethodId is given")
+        return self
+
+
+class TenantStartAnswer(BaseModel):
+    """The tenant's 202 body, checked strictly: anything else is not AMPECO's answer."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    success: StrictBool
+    sessionId: StrictInt | StrictFloat | None  # noqa: N815
+    authorizationId: StrictInt | StrictFloat | None  # noqa: N815
+    message: StrictStr | None = None
+    errorCode: StrictStr | None = None  # noqa: N815
+
+
+class StartPath(StrEnum):
+    """Which of AMPECO's two start paths was used."""
+
+    CHARGE_POINT = "chargePoint"
+    EVSE = "evse"
+
+
+@dataclass(frozen=True)
+class StartTarget:
+    """Where to start: a charge point and the EVSE's network id, or an EVSE id."""
+
+    path: StartPath
+    charge_point: int | None = None
+    evse_network_id: int | None = None
+    evse_id: int | None = None
+
+    def tenant_path(self) -> str:
+        """The same AMPECO path on the tenant."""
+        if self.path is StartPath.CHARGE_POINT:
+            return f"/public-api/actions/charge-point/v1.0/{self.charge_point}/start/{self.evse_network_id}"
+        return f"/public-api/actions/evse/v1.0/{self.evse_id}/start"
+
+
+class Outcome(StrEnum):
+    """A start's result as subscribers route on it."""
+
+    STARTED = "started"
+    REJECTED = "rejected"  # the tenant said success: false
+    FAILED = "failed"  # anything else that did not start a session
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One start request: stored pending before the tenant call, completed after it."""
+
+    attempt_id: str
+    target: StartTarget
+    request_body: str
+    request_truncated: bool
+    created_at: datetime
+    idempotency_key: str | None = None
+    outcome: Outcome | None = None
+    error_code: str | None = None
+    tenant_status: int | None = None
+    tenant_body: str | None = None
+    tenant_body_truncated: bool = False
+    session_id: str | None = None
+    authorization_id: str | None = None
+    duration_ms: int | None = None
+    completed_at: datetime | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether the result is known."""
+        return self.outcome is not None
+
+    def completed(self, **result: object) -> Attempt:
+        """A copy with the result filled in."""
+        return replace(self, **result)  # type: ignore[arg-type]
