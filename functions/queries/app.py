@@ -1,4 +1,4 @@
-"""AMPECO-shaped reads: the security-events listing and read, and liveness."""
+"""AMPECO-shaped reads: security events and sessions (listing and read), and liveness."""
 
 from __future__ import annotations
 
@@ -28,6 +28,17 @@ def list_security_events() -> Response[str]:
 @app.get("/public-api/resources/security-events/v2.0/<securityEvent>")
 def read_security_event(securityEvent: str) -> Response[str]:  # noqa: N803 - the route's name
     return json_response(200, queries.security_event(settings, securityEvent))
+
+
+@app.get("/public-api/resources/sessions/v1.0")
+def list_sessions() -> Response[str]:
+    event = app.current_event
+    return json_response(200, queries.session_listing(settings, query_parameters(event), public_base_url(event)))
+
+
+@app.get("/public-api/resources/sessions/v1.0/<session>")
+def read_session(session: str) -> Response[str]:
+    return json_response(200, queries.session(settings, session))
 
 
 @app.get("/health")

@@ -34,9 +34,9 @@ def push_security_events(chargePoint: str) -> Response[str]:  # noqa: N803 - the
 @app.post("/webhooks/ampeco")
 def ampeco_notification() -> Response[str]:
     outcome = webhooks.receive_notification(settings, raw_body(app.current_event), lower_headers(app.current_event))
-    for name in outcome.metric_names():
+    for name in webhooks.notification_metrics(outcome):
         metrics.add_metric(name, MetricUnit.Count, 1)
-    return json_response(202 if outcome.ingested.new else 200, {"message": "Accepted."})
+    return json_response(202 if outcome.new else 200, {"message": "Accepted."})
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

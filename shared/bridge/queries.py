@@ -8,11 +8,14 @@ from typing import Any
 
 from bridge import cursors, secrets
 from bridge.errors import NotFound
-from bridge.models.listing import parse_security_event_listing
+from bridge.models.common import ceil_ms, iso_ms
+from bridge.models.listing import parse_security_event_listing, parse_session_listing
 from bridge.responses import paginated, security_event_resource
 from bridge.security_events import event_query, list_events, read_event
+from bridge.sessions import session_resource
 from bridge.settings import QuerySettings
 from bridge.storage.security_events import SecurityEventTable
+from bridge.storage.sessions import SessionQuery, SessionTable
 
 SECURITY_EVENTS_PATH = "/public-api/resources/security-events/v2.0"
 
@@ -53,3 +56,49 @@ def security_event(settings: QuerySettings, raw_id: str) -> dict[str, Any]:
     if found is None:
         raise NotFound("Security event not found.")
     return {"data": security_event_resource(found)}
+
+
+SESSIONS_PATH = "/public-api/resources/sessions/v1.0"
+
+
+@lru_cache(maxsize=4)
+def _sessions(name: str) -> SessionTable:
+    return SessionTable(name, notifications_table="")  # reads only
+
+
+def session_listing(settings: QuerySettings, params: Mapping[str, str], base_url: str) -> dict[str, Any]:
+    """One page of sessions, newest started first (then id descending), each with randomisedDelay."""
+    request = parse_session_listing(params)
+    filters = request.filters()
+    scope = cursors.scope_of(filters)
+    after = None
+    if request.cursor:
+        position = cursors.decode(secrets.secret_values_in_rotation(settings.cursor_secret_arn), scope, request.cursor)
+        after = (str(position.get("id", "")), str(position.get("key", "")))
+    query = SessionQuery(
+        filters=request.equals,
+        lowest_key=iso_ms(ceil_ms(request.started_after)) if request.started_after else "0",
+        highest_key=iso_ms(request.started_before) + "$" if request.started_before else "~",
+        after=after,
+    )
+    sessions, resume = _sessions(settings.sessions_table).query(query, request.per_page)
+    next_cursor = None
+    if resume is not None:
+        signing_secret = secrets.secret_value(settings.cursor_secret_arn)
+        next_cursor = cursors.encode(signing_secret, scope, {"id": resume[0], "key": resume[1]})
+    return paginated(
+        [session_resource(s) for s in sessions],
+        base_url=base_url,
+        path=SESSIONS_PATH,
+        query=filters,
+        per_page=request.per_page,
+        next_cursor=next_cursor,
+    )
+
+
+def session(settings: QuerySettings, raw_id: str) -> dict[str, Any]:
+    """One session, or 404."""
+    found = _sessions(settings.sessions_table).get(raw_id) if 0 < len(raw_id) <= 64 else None
+    if found is None:
+        raise NotFound("Session not found.")
+    return {"data": session_resource(found)}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from bridge import event_ids
 from bridge.errors import InvalidInput, StorageUnavailable
-from bridge.models.notifications import NotificationRecord, NotificationStatus
+from bridge.models.notifications import Delivery, NotificationRecord, NotificationStatus
 from bridge.models.security_events import (
     Channel,
     EventQuery,
@@ -117,56 +117,22 @@ def ingest_push(store: SecurityEventStore, charge_point: int, webhook_id: str, b
 
 
 # ---------------------------------------------------------------------- AMPECO notifications
-@dataclass(frozen=True)
-class Delivery:
-    """A signed AMPECO delivery, before we know what it holds."""
-
-    body: bytes
-    fingerprint: str
-    received_at: datetime
-    signed_at: str | None
-    tenant: str | None
+def ingest_security_notification(store: SecurityEventStore, delivery: Delivery, record: NotificationRecord) -> Ingested:
+    """A SecurityEventNotification: an event when usable, otherwise only its record, quarantined."""
+    event, problem = _security_event_from(delivery)
+    if event is None:
+        quarantined = replace(record, status=NotificationStatus.QUARANTINED, reason=problem)
+        return _store(store, [], notification=quarantined)
+    return _store(store, [event], notification=record)
 
 
-def ingest_notification(store: SecurityEventStore, delivery: Delivery) -> tuple[Ingested, NotificationRecord]:
-    """Record any signed notification; a usable SecurityEventNotification also becomes an event.
-
-    Nothing here refuses a signed delivery: AMPECO gives up after a few retries, so a body we cannot
-    use is kept, quarantined, for an operator.
-    """
-    kind, document, problem = _classify(delivery.body)
-    event: _Draft | None = None
-    status = NotificationStatus.UNHANDLED
-    if kind == "SecurityEventNotification":
-        event, problem = _security_event_from(delivery, document)
-        status = NotificationStatus.PROCESSED if event else NotificationStatus.QUARANTINED
-    elif problem:
-        status = NotificationStatus.QUARANTINED
-    record = NotificationRecord(
-        fingerprint=delivery.fingerprint,
-        notification=kind or "unknown",
-        status=status,
-        received_at=delivery.received_at,
-        body=delivery.body.decode("utf-8", errors="replace"),
-        reason=problem,
-        signed_at=delivery.signed_at,
-        tenant=delivery.tenant,
-    )
-    return _store(store, [event] if event else [], notification=record), record
+def record_only(store: SecurityEventStore, record: NotificationRecord) -> Ingested:
+    """Keep a notification's record and nothing else (deduplicated like any delivery)."""
+    return _store(store, [], notification=record)
 
 
-def _classify(body: bytes) -> tuple[str | None, object, str | None]:
-    try:
-        document = parse_json(body)
-    except Exception:
-        return None, None, "body is not JSON"
-    if not isinstance(document, dict) or not isinstance(document.get("notification"), str):
-        return None, document, "no notification field"
-    return str(document["notification"]), document, None
-
-
-def _security_event_from(delivery: Delivery, document: object) -> tuple[_Draft | None, str | None]:
-    del document  # validated from the raw bytes, so JSON types are kept exactly (nothing coerced)
+def _security_event_from(delivery: Delivery) -> tuple[_Draft | None, str | None]:
+    # Validated from the raw bytes, so JSON types are kept exactly (nothing coerced).
     try:
         notification = SecurityEventNotification.model_validate_json(delivery.body)
     except ValidationError as exc:

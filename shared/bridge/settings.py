@@ -28,6 +28,7 @@ class WebhookSettings(_Settings):
     """The webhooks function."""
 
     security_events_table: str = Field(alias="SECURITY_EVENTS_TABLE", min_length=1)
+    sessions_table: str = Field(alias="SESSIONS_TABLE", min_length=1)
     webhook_secret_arn: str = Field(alias="WEBHOOK_SECRET_ARN", min_length=1)
     ampeco_api_token_arn: str = Field(alias="AMPECO_API_TOKEN_ARN", min_length=1)
     ampeco_tenant: str | None = Field(default=None, alias="AMPECO_TENANT")
@@ -38,6 +39,7 @@ class QuerySettings(_Settings):
     """The listing and read function."""
 
     security_events_table: str = Field(alias="SECURITY_EVENTS_TABLE", min_length=1)
+    sessions_table: str = Field(alias="SESSIONS_TABLE", min_length=1)
     cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN", min_length=1)
 
 

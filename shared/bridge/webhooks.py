@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from bridge import secrets
+from bridge import notifications, secrets
 from bridge.errors import Unauthenticated
-from bridge.models.notifications import NotificationRecord, NotificationStatus
-from bridge.security_events import Delivery, Ingested, ingest_notification, ingest_push, parse_charge_point
+from bridge.models.notifications import Delivery, NotificationStatus
+from bridge.notifications import NotificationOutcome
+from bridge.security_events import Ingested, ingest_push, parse_charge_point
 from bridge.settings import WebhookSettings
 from bridge.signatures import body_fingerprint, verify_ampeco_signature, verify_standard_webhook
 from bridge.storage.security_events import SecurityEventTable
+from bridge.storage.sessions import SessionTable
 
 
 @lru_cache(maxsize=4)
@@ -42,24 +43,6 @@ def push_answer(result: Ingested) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class NotificationOutcome:
-    """A stored (or repeated) notification and what became of it."""
-
-    ingested: Ingested
-    record: NotificationRecord
-
-    def metric_names(self) -> list[str]:
-        """Counters for this delivery; quarantine has its own alarm."""
-        if not self.ingested.new:
-            return ["DuplicateDeliveries"]
-        names = ["NotificationsReceived"]
-        if self.record.status is NotificationStatus.QUARANTINED:
-            names.append("QuarantinedNotifications")
-        names.extend("SecurityEventsStored" for _ in self.ingested.events)
-        return names
-
-
 def receive_notification(settings: WebhookSettings, body: bytes, headers: dict[str, str]) -> NotificationOutcome:
     """An AMPECO notification: HMAC of the raw body with the API token, and the tenant when pinned."""
     verify_ampeco_signature(body, headers.get("x-signature"), secrets.secret_value(settings.ampeco_api_token_arn))
@@ -73,5 +56,26 @@ def receive_notification(settings: WebhookSettings, body: bytes, headers: dict[s
         signed_at=headers.get("x-timestamp"),
         tenant=tenant,
     )
-    ingested, record = ingest_notification(_table(settings.security_events_table), delivery)
-    return NotificationOutcome(ingested, record)
+    return notifications.ingest(delivery, _table(settings.security_events_table), _sessions(settings))
+
+
+def notification_metrics(outcome: NotificationOutcome) -> list[str]:
+    """Counters for a delivery; quarantine has its own alarm."""
+    if not outcome.new:
+        return ["DuplicateDeliveries"]
+    names = ["NotificationsReceived"]
+    if outcome.status is NotificationStatus.QUARANTINED:
+        names.append("QuarantinedNotifications")
+    names.extend("SecurityEventsStored" for _ in range(outcome.security_events))
+    if outcome.session_changed:
+        names.append("SessionsUpdated")
+    return names
+
+
+@lru_cache(maxsize=4)
+def _sessions_table(name: str, notifications_table: str) -> SessionTable:
+    return SessionTable(name, notifications_table)
+
+
+def _sessions(settings: WebhookSettings) -> SessionTable:
+    return _sessions_table(settings.sessions_table, settings.security_events_table)

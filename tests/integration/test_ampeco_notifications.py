@@ -154,6 +154,7 @@ def test_a_pinned_tenant_refuses_others(bridge: Bridge) -> None:
     settings = WebhookSettings.model_validate(
         {
             "SECURITY_EVENTS_TABLE": "unused",
+            "SESSIONS_TABLE": "unused",
             "WEBHOOK_SECRET_ARN": "unused",
             "AMPECO_API_TOKEN_ARN": "AmpecoApiToken",
             "AMPECO_TENANT": "tenant-a",

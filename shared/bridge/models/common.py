@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator
@@ -24,3 +24,10 @@ IsoInstant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
 def iso_ms(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and Z: the form every time the bridge stores or serves takes."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def ceil_ms(moment: datetime) -> datetime:
+    """Rounded up to the millisecond: the first stored time not before `moment`."""
+    if moment.microsecond % 1000 == 0:
+        return moment
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000) + timedelta(milliseconds=1)

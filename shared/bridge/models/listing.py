@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bridge.errors import InvalidInput
 from bridge.models.common import IsoInstant
 from bridge.models.security_events import CriticalSecurityEventType
+from bridge.models.sessions import SessionStatus
 from bridge.validation import INVALID, invalid_input
 
 SECURITY_EVENT_FILTERS = ("type", "chargePoint", "timestampFrom", "timestampTo")
@@ -106,3 +107,59 @@ def unmangle_offset(value: str) -> str:
 def _renamed(error: InvalidInput) -> InvalidInput:
     error.errors = {f"filter[{key}]": messages for key, messages in error.errors.items()}
     return error
+
+
+SESSION_FILTERS = ("chargePointId", "evseId", "status", "idTag", "startedAfter", "startedBefore")
+
+
+class _SessionFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    chargePointId: Annotated[int, Field(gt=0, lt=2**53)] | None = None  # noqa: N815
+    evseId: Annotated[int, Field(gt=0, lt=2**53)] | None = None  # noqa: N815
+    status: SessionStatus | None = None
+    idTag: Annotated[str, Field(min_length=1, max_length=255)] | None = None  # noqa: N815
+    startedAfter: IsoInstant | None = None  # noqa: N815
+    startedBefore: IsoInstant | None = None  # noqa: N815
+
+
+@dataclass(frozen=True)
+class SessionListing:
+    """A validated session listing request; AMPECO's other flags (withAuthorization, include[]) are ignored."""
+
+    equals: dict[str, str | int]
+    started_after: datetime | None
+    started_before: datetime | None
+    per_page: int
+    cursor: str | None
+
+    def filters(self) -> dict[str, str]:
+        """The filters as query parameters, for links and cursor scope."""
+        values: dict[str, str] = {f"filter[{k}]": str(v) for k, v in self.equals.items()}
+        if self.started_after:
+            values["filter[startedAfter]"] = self.started_after.isoformat()
+        if self.started_before:
+            values["filter[startedBefore]"] = self.started_before.isoformat()
+        return values
+
+
+def parse_session_listing(params: Mapping[str, str]) -> SessionListing:
+    """Validate the session listing's query string."""
+    raw_filters, rest = split_filters(params, SESSION_FILTERS)
+    for name in ("startedAfter", "startedBefore"):
+        if name in raw_filters:
+            raw_filters[name] = unmangle_offset(raw_filters[name])
+    try:
+        filters = _SessionFilters.model_validate(raw_filters)
+    except ValidationError as exc:
+        raise _renamed(invalid_input(exc)) from exc
+    try:
+        paging = _Paging.model_validate({k: v for k, v in rest.items() if k in ("per_page", "cursor")})
+    except ValidationError as exc:
+        raise invalid_input(exc) from exc
+    if filters.startedAfter and filters.startedBefore and filters.startedAfter > filters.startedBefore:
+        raise InvalidInput(
+            INVALID, errors={"filter[startedAfter]": ["The startedAfter must not be after startedBefore."]}
+        )
+    equals = filters.model_dump(exclude_none=True, include={"chargePointId", "evseId", "status", "idTag"})
+    return SessionListing(equals, filters.startedAfter, filters.startedBefore, paging.per_page, paging.cursor or None)

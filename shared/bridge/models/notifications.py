@@ -34,3 +34,27 @@ class NotificationRecord:
     def expires_at(self) -> int:
         """Epoch seconds for the table's TTL."""
         return int((self.received_at + RETENTION).timestamp())
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A signed AMPECO delivery, before we know what it holds."""
+
+    body: bytes
+    fingerprint: str
+    received_at: datetime
+    signed_at: str | None
+    tenant: str | None
+
+    def record(self, notification: str, status: NotificationStatus, reason: str | None = None) -> NotificationRecord:
+        """The delivery's record."""
+        return NotificationRecord(
+            fingerprint=self.fingerprint,
+            notification=notification,
+            status=status,
+            received_at=self.received_at,
+            body=self.body.decode("utf-8", errors="replace"),
+            reason=reason,
+            signed_at=self.signed_at,
+            tenant=self.tenant,
+        )

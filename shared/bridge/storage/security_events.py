@@ -21,10 +21,10 @@ from bridge.models.common import iso_ms
 from bridge.models.notifications import NotificationRecord
 from bridge.models.security_events import Channel, EventQuery, InsertConflict, SecurityEvent
 from bridge.storage.dynamo import dynamodb_client, error_code, storage_errors
+from bridge.storage.notifications import NOTIFICATION_PREFIX, notification_put
 
 LISTED = "SE"
 UNLISTED = "SEU"
-NOTIFICATION_PREFIX = "NOTIF#"
 INDEX_PAGE_ATTRIBUTES = ("sk", "chargePoint", "eventType", "techInfo", "occurredAt")
 
 
@@ -91,11 +91,7 @@ class SecurityEventTable:
         }
 
     def _notification_put(self, record: NotificationRecord) -> dict[str, Any]:
-        return {
-            "TableName": self._table,
-            "Item": notification_item(record),
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
+        return notification_put(self._table, record)
 
     # ------------------------------------------------------------------ reads
     def get(self, event_id: int) -> SecurityEvent | None:
@@ -192,23 +188,6 @@ def event_from_item(item: dict[str, Any]) -> SecurityEvent:
         channel=Channel(item.get("channel", {}).get("S", Channel.PUSH.value)),
         dedup_key=item.get("dedupKey", {}).get("S", ""),
     )
-
-
-def notification_item(record: NotificationRecord) -> dict[str, Any]:
-    """The stored item of a notification record."""
-    item: dict[str, Any] = {
-        "pk": {"S": NOTIFICATION_PREFIX + record.fingerprint},
-        "sk": {"N": "0"},
-        "kind": {"S": "notification"},
-        "notification": {"S": record.notification},
-        "status": {"S": record.status.value},
-        "receivedAt": {"S": iso_ms(record.received_at)},
-        "body": {"S": record.body},
-        "expiresAt": {"N": str(record.expires_at)},
-    }
-    optional = {"reason": record.reason, "signedAt": record.signed_at, "tenant": record.tenant}
-    item.update({name: {"S": value} for name, value in optional.items() if value})
-    return item
 
 
 def plain(item: dict[str, Any]) -> dict[str, Any]:

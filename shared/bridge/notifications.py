@@ -1,0 +1,62 @@
+"""AMPECO notifications: every signed delivery is recorded once; each kind goes to its service.
+
+Nothing here refuses a signed delivery: AMPECO gives up after a few retries, so a body we cannot use
+is kept, quarantined, for an operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.models.notifications import Delivery, NotificationStatus
+from bridge.models.sessions import SESSION_NOTIFICATIONS
+from bridge.security_events import SecurityEventStore, ingest_security_notification, record_only
+from bridge.sessions import SessionStore, apply_notification, session_from_notification
+from bridge.validation import parse_json
+
+SECURITY_EVENT = "SecurityEventNotification"
+
+
+@dataclass(frozen=True)
+class NotificationOutcome:
+    """What a delivery did."""
+
+    new: bool  # False: the same bytes were delivered before
+    notification: str
+    status: NotificationStatus
+    security_events: int = 0
+    session_changed: bool = False
+
+
+def classify(body: bytes) -> tuple[str | None, str | None]:
+    """The notification's kind, or why there is none."""
+    try:
+        document = parse_json(body)
+    except Exception:
+        return None, "body is not JSON"
+    if not isinstance(document, dict) or not isinstance(document.get("notification"), str):
+        return None, "no notification field"
+    return str(document["notification"]), None
+
+
+def ingest(delivery: Delivery, events: SecurityEventStore, sessions: SessionStore) -> NotificationOutcome:
+    """Record the delivery and act on it, at most once per body."""
+    kind, problem = classify(delivery.body)
+    if kind is None:
+        ingested = record_only(events, delivery.record("unknown", NotificationStatus.QUARANTINED, problem))
+        return NotificationOutcome(ingested.new, "unknown", NotificationStatus.QUARANTINED)
+    if kind == SECURITY_EVENT:
+        ingested = ingest_security_notification(events, delivery, delivery.record(kind, NotificationStatus.PROCESSED))
+        status = NotificationStatus.PROCESSED if ingested.events else NotificationStatus.QUARANTINED
+        return NotificationOutcome(ingested.new, kind, status, security_events=len(ingested.events))
+    if kind in SESSION_NOTIFICATIONS:
+        notification, problem = session_from_notification(delivery.body, kind)
+        if notification is None:
+            ingested = record_only(events, delivery.record(kind, NotificationStatus.QUARANTINED, problem))
+            return NotificationOutcome(ingested.new, kind, NotificationStatus.QUARANTINED)
+        change = apply_notification(sessions, notification, delivery.record(kind, NotificationStatus.PROCESSED))
+        return NotificationOutcome(
+            change.new_delivery, kind, NotificationStatus.PROCESSED, session_changed=change.applied
+        )
+    ingested = record_only(events, delivery.record(kind, NotificationStatus.UNHANDLED))
+    return NotificationOutcome(ingested.new, kind, NotificationStatus.UNHANDLED)

@@ -1,0 +1,186 @@
+"""Sessions from the tenant's notifications, and the AMPECO session listing. No boto3, no event shapes.
+
+Deliveries come late, twice and out of order. A notification changes the session only when it is not
+older than what is stored (`lastUpdatedAt`; when equal or absent, the later arrival wins), and the
+write is conditional on the version it was computed from, so concurrent deliveries cannot interleave.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from bridge.errors import StorageUnavailable
+from bridge.models.common import iso_ms
+from bridge.models.notifications import NotificationRecord
+from bridge.models.security_events import InsertConflict
+from bridge.models.sessions import (
+    SESSION_FIELDS,
+    Session,
+    SessionStartStopNotification,
+    SessionUpdateNotification,
+)
+
+MAX_ATTEMPTS = 5  # optimistic-concurrency retries for one delivery
+
+
+class VersionConflict(Exception):
+    """The session changed between read and write."""
+
+
+class SessionStore(Protocol):
+    """What the service needs from storage."""
+
+    def get(self, session_id: str) -> Session | None: ...
+
+    def save(self, session: Session | None, expected_version: int | None, record: NotificationRecord) -> None:
+        """Write the session (None: only the record) and the notification record in one conditional write;
+        InsertConflict(duplicate=True) for a repeat, VersionConflict for a lost race."""
+        ...
+
+
+@dataclass(frozen=True)
+class SessionChange:
+    """What a notification did: applied, or left the newer stored session alone."""
+
+    applied: bool
+    new_delivery: bool
+    session_id: str | None
+
+
+def session_from_notification(body: bytes, kind: str) -> tuple[Any, str | None]:
+    """The validated notification, or the reason it cannot be used (wrong types are not coerced)."""
+    model = SessionUpdateNotification if kind == "SessionUpdateNotification" else SessionStartStopNotification
+    try:
+        return model.model_validate_json(body), None
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors(include_url=False)})
+        return None, "invalid fields: " + ", ".join(fields)
+
+
+def apply_notification(store: SessionStore, notification: Any, record: NotificationRecord) -> SessionChange:
+    """Fold one session notification into the stored session, at most once per delivery."""
+    session_id = normalise_session_id(
+        notification.session.id if isinstance(notification, SessionUpdateNotification) else notification.sessionId
+    )
+    for _ in range(MAX_ATTEMPTS):
+        current = store.get(session_id)
+        incoming_at = _last_updated(notification)
+        if current and is_older(incoming_at, current.last_updated_at):
+            ignored = replace(record, reason="older than the stored session; not applied")
+            try:
+                store.save(None, None, ignored)
+            except InsertConflict:
+                return SessionChange(applied=False, new_delivery=False, session_id=session_id)
+            return SessionChange(applied=False, new_delivery=True, session_id=session_id)
+        updated = merge(current, notification, session_id)
+        try:
+            store.save(updated, current.version if current else None, record)
+        except InsertConflict:
+            return SessionChange(applied=False, new_delivery=False, session_id=session_id)
+        except VersionConflict:
+            continue
+        return SessionChange(applied=True, new_delivery=True, session_id=session_id)
+    raise StorageUnavailable("The session is changing too fast, retry shortly.", retry_after=1)
+
+
+def is_older(incoming: datetime | None, stored: datetime | None) -> bool:
+    """Only a notification that is provably older loses; equal or unknown times let the later arrival win."""
+    return incoming is not None and stored is not None and incoming < stored
+
+
+def _last_updated(notification: Any) -> datetime | None:
+    if isinstance(notification, SessionUpdateNotification):
+        return notification.session.lastUpdatedAt
+    return notification.lastUpdatedAt  # type: ignore[no-any-return]
+
+
+def merge(current: Session | None, notification: Any, session_id: str) -> Session:
+    """The session after this notification."""
+    if isinstance(notification, SessionUpdateNotification):
+        notified = notification.session
+        raw = notification.session.model_dump(mode="json", exclude_unset=True)
+        document = {k: v for k, v in raw.items() if k in SESSION_FIELDS}
+        document["id"] = session_id
+        # AMPECO omits randomisedDelay when no delay applied.
+        document["randomisedDelay"] = notified.randomisedDelay or 0
+        document["startedAt"] = iso_ms(notified.startedAt)
+        if notified.lastUpdatedAt:
+            document["lastUpdatedAt"] = iso_ms(notified.lastUpdatedAt)
+        return Session(
+            id=session_id,
+            document=document,
+            charge_point=notified.chargePointId,
+            evse=notified.evseId,
+            status=notified.status,
+            started_at=notified.startedAt.astimezone(UTC),
+            id_tag=notified.idTag,
+            last_updated_at=notified.lastUpdatedAt,
+            version=current.version + 1 if current else 1,
+        )
+    document = dict(current.document) if current else _skeleton(session_id)
+    stop = notification.action == "stop" or (notification.action is None and notification.stoppedAtTimestamp)
+    document.update(
+        {
+            "chargePointId": notification.chargePointId,
+            "evseId": notification.evseId,
+            "startedAt": iso_ms(notification.startedAtTimestamp),
+            "status": "finished" if stop else document.get("status") or "active",
+        }
+    )
+    if stop and notification.stoppedAtTimestamp:
+        document["stoppedAt"] = iso_ms(notification.stoppedAtTimestamp)
+    for name in ("userId", "idTag", "reason", "externalAppData"):
+        if getattr(notification, name) is not None:
+            document[name] = getattr(notification, name)
+    if notification.lastUpdatedAt:
+        document["lastUpdatedAt"] = iso_ms(notification.lastUpdatedAt)
+    # start/stop notifications never carry randomisedDelay: it stays as it was (0 for a new session).
+    document.setdefault("randomisedDelay", 0)
+    return Session(
+        id=session_id,
+        document=document,
+        charge_point=notification.chargePointId,
+        evse=notification.evseId,
+        status=str(document["status"]),
+        started_at=notification.startedAtTimestamp.astimezone(UTC),
+        id_tag=document.get("idTag"),
+        last_updated_at=notification.lastUpdatedAt or (current.last_updated_at if current else None),
+        version=current.version + 1 if current else 1,
+    )
+
+
+def _skeleton(session_id: str) -> dict[str, Any]:
+    """The fields AMPECO's Session always has, before the tenant told us their values."""
+    return {
+        "id": session_id,
+        "status": "active",
+        "userId": None,
+        "authorizationId": None,
+        "energy": 0,
+        "energyConsumption": {"total": 0, "grid": 0},
+        "billingStatus": None,
+        "randomisedDelay": 0,
+    }
+
+
+def normalise_session_id(value: int | str) -> str:
+    """A string in the resource; numbers in starts and notifications."""
+    return str(value)
+
+
+def session_resource(session: Session) -> dict[str, Any]:
+    """AMPECO's Session with `randomisedDelay` always an integer."""
+    resource = {**_skeleton(session.id), **session.document}
+    resource["id"] = session.id
+    resource["randomisedDelay"] = int(resource.get("randomisedDelay") or 0)
+    return resource
+
+
+def document_json(document: dict[str, Any]) -> str:
+    """The stored form of the session document."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,185 @@
+"""The sessions table and its listing indexes.
+
+Each index serves one filter (all sessions, chargePointId, evseId, status, idTag) sorted by
+`startedKey` = startedAt (ms, UTC) + "#" + zero-padded id, so "newest first, then id descending" is the
+index order and a started-at window is a key range. Further filters narrow that Query.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bridge.errors import StorageUnavailable
+from bridge.models.common import iso_ms
+from bridge.models.notifications import NotificationRecord
+from bridge.models.security_events import InsertConflict
+from bridge.models.sessions import Session
+from bridge.sessions import VersionConflict, document_json
+from bridge.storage.dynamo import dynamodb_client, error_code, storage_errors
+from bridge.storage.notifications import notification_put
+
+ALL_SESSIONS = "SESSIONS"
+# filter name -> (index, partition attribute, attribute type); the first present filter picks the index.
+INDEXES = {
+    "idTag": ("byIdTag", "idTag", "S"),
+    "evseId": ("byEvse", "evseId", "N"),
+    "chargePointId": ("byChargePoint", "chargePointId", "N"),
+    "status": ("byStatus", "sessionStatus", "S"),
+}
+
+
+@dataclass(frozen=True)
+class SessionQuery:
+    """One listing page's conditions."""
+
+    filters: dict[str, str | int]  # chargePointId, evseId, status, idTag
+    lowest_key: str = "0"  # below any ISO time (an empty string is not a valid key value)
+    highest_key: str = "~"
+    after: tuple[str, str] | None = None  # (session id, startedKey) of the previous page's last item
+
+
+class SessionTable:
+    """Reads and writes of the sessions table (and the notification record beside each write)."""
+
+    def __init__(self, table_name: str, notifications_table: str, client: Any = None) -> None:
+        self._table = table_name
+        self._notifications = notifications_table
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or dynamodb_client()
+
+    def get(self, session_id: str) -> Session | None:
+        """A session by id."""
+        with storage_errors():
+            item = self.client.get_item(TableName=self._table, Key={"sessionId": {"S": session_id}}).get("Item")
+        return session_from_item(item) if item else None
+
+    def save(self, session: Session | None, expected_version: int | None, record: NotificationRecord) -> None:
+        """The delivery's record and the session in one transaction: both or neither."""
+        from botocore.exceptions import ClientError
+
+        record_put = notification_put(self._notifications, record)
+        with storage_errors():
+            if session is None:
+                try:
+                    self.client.put_item(**record_put)
+                except ClientError as exc:
+                    if error_code(exc) == "ConditionalCheckFailedException":
+                        raise InsertConflict(duplicate=True) from exc
+                    raise
+                return
+            session_put: dict[str, Any] = {"TableName": self._table, "Item": session_item(session)}
+            if expected_version is None:
+                session_put["ConditionExpression"] = "attribute_not_exists(sessionId)"
+            else:
+                session_put["ConditionExpression"] = "version = :v"
+                session_put["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
+            try:
+                self.client.transact_write_items(TransactItems=[{"Put": record_put}, {"Put": session_put}])
+            except ClientError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise InsertConflict(duplicate=True) from exc
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    raise VersionConflict(session.id) from exc
+                raise StorageUnavailable("Storage is busy, retry shortly.", retry_after=1) from exc
+
+    def query(self, query: SessionQuery, per_page: int) -> tuple[list[Session], tuple[str, str] | None]:
+        """Up to `per_page` sessions newest first, and the keys to continue after (None on the last page)."""
+        index, attribute, partition = _access_path(query.filters)
+        names = {"#p": attribute, "#k": "startedKey"}
+        values: dict[str, Any] = {":p": partition, ":lo": {"S": query.lowest_key}, ":hi": {"S": query.highest_key}}
+        narrowing = []
+        for name, value in query.filters.items():
+            _, attr, kind = INDEXES[name]
+            if attr == attribute:
+                continue
+            names[f"#{name}"] = attr
+            values[f":{name}"] = {kind: str(value)}
+            narrowing.append(f"#{name} = :{name}")
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#p = :p AND #k BETWEEN :lo AND :hi",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if narrowing:
+            request["FilterExpression"] = " AND ".join(narrowing)
+        found: list[dict[str, Any]] = []
+        start = None
+        if query.after:
+            session_id, key = query.after
+            start = {"sessionId": {"S": session_id}, "startedKey": {"S": key}, attribute: partition}
+        wanted = per_page + 1  # one past the page tells whether another page exists
+        with storage_errors():
+            while len(found) < wanted:
+                if start:
+                    request["ExclusiveStartKey"] = start
+                page = self.client.query(**request, Limit=wanted - len(found))
+                found += page.get("Items", [])
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+        items = found[:per_page]
+        last = items[-1] if items else None
+        resume = (last["sessionId"]["S"], last["startedKey"]["S"]) if last and len(found) > per_page else None
+        return [session_from_item(item) for item in items], resume
+
+
+def _access_path(filters: dict[str, str | int]) -> tuple[str, str, dict[str, str]]:
+    for name, (index, attribute, kind) in INDEXES.items():
+        if name in filters:
+            return index, attribute, {kind: str(filters[name])}
+    return "byStarted", "listKey", {"S": ALL_SESSIONS}
+
+
+# ---------------------------------------------------------------------- item mapping
+def started_key(started_at: datetime, session_id: str) -> str:
+    """Newest first, then id descending: ms time, then the id padded so numbers sort as numbers."""
+    return f"{iso_ms(started_at)}#{session_id.zfill(20)}"
+
+
+def session_item(session: Session) -> dict[str, Any]:
+    """The stored item of a session."""
+    item: dict[str, Any] = {
+        "sessionId": {"S": session.id},
+        "kind": {"S": "session"},
+        "version": {"N": str(session.version)},
+        "document": {"S": document_json(session.document)},
+        "listKey": {"S": ALL_SESSIONS},
+        "startedKey": {"S": started_key(session.started_at, session.id)},
+        "startedAt": {"S": iso_ms(session.started_at)},
+        "chargePointId": {"N": str(session.charge_point)},
+        "evseId": {"N": str(session.evse)},
+        "sessionStatus": {"S": session.status},
+    }
+    if session.id_tag:
+        item["idTag"] = {"S": session.id_tag}
+    if session.last_updated_at:
+        item["lastUpdatedAt"] = {"S": session.last_updated_at.isoformat()}
+    return item
+
+
+def session_from_item(item: dict[str, Any]) -> Session:
+    """A session from its item."""
+    last = item.get("lastUpdatedAt", {}).get("S")
+    return Session(
+        id=item["sessionId"]["S"],
+        document=json.loads(item["document"]["S"]),
+        charge_point=int(item["chargePointId"]["N"]),
+        evse=int(item["evseId"]["N"]),
+        status=item["sessionStatus"]["S"],
+        started_at=datetime.fromisoformat(item["startedAt"]["S"]),
+        id_tag=item.get("idTag", {}).get("S"),
+        last_updated_at=datetime.fromisoformat(last) if last else None,
+        version=int(item["version"]["N"]),
+    )
