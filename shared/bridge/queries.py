@@ -20,6 +20,30 @@ from bridge.storage.sessions import SessionQuery, SessionTable
 SECURITY_EVENTS_PATH = "/public-api/resources/security-events/v2.0"
 
 
+class _Pager:
+    """Signed cursors bound to a listing's filters, and the AMPECO page around the items."""
+
+    def __init__(self, settings: QuerySettings, filters: dict[str, str]) -> None:
+        self._secret_id = settings.cursor_secret_arn
+        self._filters = filters
+        self._scope = cursors.scope_of(filters)
+
+    def position(self, cursor: str | None) -> dict[str, Any] | None:
+        """Where the cursor points (None: the first page); 422 for a forged or foreign cursor."""
+        if not cursor:
+            return None
+        return cursors.decode(secrets.secret_values_in_rotation(self._secret_id), self._scope, cursor)
+
+    def page(
+        self, data: list[dict[str, Any]], path: str, base_url: str, per_page: int, resume: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The page, with a cursor to `resume` when there is more."""
+        next_cursor = cursors.encode(secrets.secret_value(self._secret_id), self._scope, resume) if resume else None
+        return paginated(
+            data, base_url=base_url, path=path, query=self._filters, per_page=per_page, next_cursor=next_cursor
+        )
+
+
 @lru_cache(maxsize=4)
 def _table(name: str) -> SecurityEventTable:
     return SecurityEventTable(name)
@@ -28,25 +52,14 @@ def _table(name: str) -> SecurityEventTable:
 def security_event_listing(settings: QuerySettings, params: Mapping[str, str], base_url: str) -> dict[str, Any]:
     """One page of security events, newest first, with a signed cursor to the next."""
     request = parse_security_event_listing(params)
-    filters = request.filters()
-    scope = cursors.scope_of(filters)
-    below = None
-    if request.cursor:
-        signing = secrets.secret_values_in_rotation(settings.cursor_secret_arn)
-        below = int(cursors.decode(signing, scope, request.cursor).get("below", 0)) or None
+    pager = _Pager(settings, request.filters())
+    position = pager.position(request.cursor)
+    below = int(position.get("below", 0)) or None if position else None
     query = event_query(request.type, request.charge_point, request.timestamp_from, request.timestamp_to)
     page = list_events(_table(settings.security_events_table), query, request.per_page, below)
-    next_cursor = None
-    if page.continue_below is not None:
-        signing_secret = secrets.secret_value(settings.cursor_secret_arn)
-        next_cursor = cursors.encode(signing_secret, scope, {"below": page.continue_below})
-    return paginated(
-        [security_event_resource(e) for e in page.items],
-        base_url=base_url,
-        path=SECURITY_EVENTS_PATH,
-        query=filters,
-        per_page=request.per_page,
-        next_cursor=next_cursor,
+    resume = {"below": page.continue_below} if page.continue_below is not None else None
+    return pager.page(
+        [security_event_resource(e) for e in page.items], SECURITY_EVENTS_PATH, base_url, request.per_page, resume
     )
 
 
@@ -69,31 +82,18 @@ def _sessions(name: str) -> SessionTable:
 def session_listing(settings: QuerySettings, params: Mapping[str, str], base_url: str) -> dict[str, Any]:
     """One page of sessions, newest started first (then id descending), each with randomisedDelay."""
     request = parse_session_listing(params)
-    filters = request.filters()
-    scope = cursors.scope_of(filters)
-    after = None
-    if request.cursor:
-        position = cursors.decode(secrets.secret_values_in_rotation(settings.cursor_secret_arn), scope, request.cursor)
-        after = (str(position.get("id", "")), str(position.get("key", "")))
+    pager = _Pager(settings, request.filters())
+    position = pager.position(request.cursor)
+    after = (str(position.get("id", "")), str(position.get("key", ""))) if position else None
     query = SessionQuery(
         filters=request.equals,
         lowest_key=iso_ms(ceil_ms(request.started_after)) if request.started_after else "0",
         highest_key=iso_ms(request.started_before) + "$" if request.started_before else "~",
         after=after,
     )
-    sessions, resume = _sessions(settings.sessions_table).query(query, request.per_page)
-    next_cursor = None
-    if resume is not None:
-        signing_secret = secrets.secret_value(settings.cursor_secret_arn)
-        next_cursor = cursors.encode(signing_secret, scope, {"id": resume[0], "key": resume[1]})
-    return paginated(
-        [session_resource(s) for s in sessions],
-        base_url=base_url,
-        path=SESSIONS_PATH,
-        query=filters,
-        per_page=request.per_page,
-        next_cursor=next_cursor,
-    )
+    sessions, last = _sessions(settings.sessions_table).query(query, request.per_page)
+    resume = {"id": last[0], "key": last[1]} if last else None
+    return pager.page([session_resource(s) for s in sessions], SESSIONS_PATH, base_url, request.per_page, resume)
 
 
 def session(settings: QuerySettings, raw_id: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -73,22 +73,7 @@ def split_filters(params: Mapping[str, str], supported: tuple[str, ...]) -> tupl
 
 def parse_security_event_listing(params: Mapping[str, str]) -> SecurityEventListing:
     """Validate the listing's query string; junk in any filter or paging value is a 422."""
-    raw_filters, rest = split_filters(params, SECURITY_EVENT_FILTERS)
-    for name in ("timestampFrom", "timestampTo"):
-        if name in raw_filters:
-            raw_filters[name] = unmangle_offset(raw_filters[name])
-    try:
-        filters = _Filters.model_validate(raw_filters)
-    except ValidationError as exc:
-        raise _renamed(invalid_input(exc)) from exc
-    try:
-        paging = _Paging.model_validate({k: v for k, v in rest.items() if k in ("per_page", "cursor")})
-    except ValidationError as exc:
-        raise invalid_input(exc) from exc
-    if filters.timestampFrom and filters.timestampTo and filters.timestampFrom > filters.timestampTo:
-        raise InvalidInput(
-            INVALID, errors={"filter[timestampFrom]": ["The timestampFrom must not be after timestampTo."]}
-        )
+    filters, paging = _validated(params, SECURITY_EVENT_FILTERS, _Filters, ("timestampFrom", "timestampTo"))
     return SecurityEventListing(
         type=filters.type.value if filters.type else None,
         charge_point=filters.chargePoint,
@@ -97,6 +82,32 @@ def parse_security_event_listing(params: Mapping[str, str]) -> SecurityEventList
         per_page=paging.per_page,
         cursor=paging.cursor or None,  # an empty cursor asks for the first page
     )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(
+    params: Mapping[str, str], supported: tuple[str, ...], model: type[M], window: tuple[str, str]
+) -> tuple[M, _Paging]:
+    """Filters and paging of a listing; `window` names the inclusive time bounds, which must be in order."""
+    raw_filters, rest = split_filters(params, supported)
+    for name in window:
+        if name in raw_filters:
+            raw_filters[name] = unmangle_offset(raw_filters[name])
+    try:
+        filters = model.model_validate(raw_filters)
+    except ValidationError as exc:
+        raise _renamed(invalid_input(exc)) from exc
+    try:
+        paging = _Paging.model_validate({k: v for k, v in rest.items() if k in ("per_page", "cursor")})
+    except ValidationError as exc:
+        raise invalid_input(exc) from exc
+    since, until = (getattr(filters, name) for name in window)
+    if since and until and since > until:
+        message = f"The {window[0]} must not be after {window[1]}."
+        raise InvalidInput(INVALID, errors={f"filter[{window[0]}]": [message]})
+    return filters, paging
 
 
 def unmangle_offset(value: str) -> str:
@@ -145,21 +156,6 @@ class SessionListing:
 
 def parse_session_listing(params: Mapping[str, str]) -> SessionListing:
     """Validate the session listing's query string."""
-    raw_filters, rest = split_filters(params, SESSION_FILTERS)
-    for name in ("startedAfter", "startedBefore"):
-        if name in raw_filters:
-            raw_filters[name] = unmangle_offset(raw_filters[name])
-    try:
-        filters = _SessionFilters.model_validate(raw_filters)
-    except ValidationError as exc:
-        raise _renamed(invalid_input(exc)) from exc
-    try:
-        paging = _Paging.model_validate({k: v for k, v in rest.items() if k in ("per_page", "cursor")})
-    except ValidationError as exc:
-        raise invalid_input(exc) from exc
-    if filters.startedAfter and filters.startedBefore and filters.startedAfter > filters.startedBefore:
-        raise InvalidInput(
-            INVALID, errors={"filter[startedAfter]": ["The startedAfter must not be after startedBefore."]}
-        )
+    filters, paging = _validated(params, SESSION_FILTERS, _SessionFilters, ("startedAfter", "startedBefore"))
     equals = filters.model_dump(exclude_none=True, include={"chargePointId", "evseId", "status", "idTag"})
     return SessionListing(equals, filters.startedAfter, filters.startedBefore, paging.per_page, paging.cursor or None)

@@ -14,7 +14,7 @@ from typing import Any
 
 from bridge.models.common import iso_ms
 from bridge.models.starts import Attempt, Outcome, StartPath, StartTarget
-from bridge.storage.dynamo import dynamodb_client, error_code, storage_errors
+from bridge.storage.dynamo import Table, error_code, storage_errors
 
 PENDING = "PENDING"
 
@@ -23,16 +23,8 @@ class AttemptConflict(Exception):
     """The attempt is not pending any more (another path finalised it first)."""
 
 
-class AttemptTable:
+class AttemptTable(Table):
     """Reads and writes of the attempts table."""
-
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or dynamodb_client()
 
     def create(self, attempt: Attempt) -> None:
         """Store a new pending attempt."""

@@ -49,3 +49,15 @@ def storage_errors() -> Iterator[None]:
         raise StorageUnavailable("Storage is unavailable, retry shortly.", retry_after=2) from exc
     except BotoCoreError as exc:
         raise StorageUnavailable("Storage is unavailable, retry shortly.", retry_after=2) from exc
+
+
+class Table:
+    """A table adapter: its name and a client (the shared one unless a test gives another)."""
+
+    def __init__(self, table_name: str, client: Any = None) -> None:
+        self._table = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or dynamodb_client()

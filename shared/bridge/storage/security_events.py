@@ -20,7 +20,7 @@ from bridge.errors import StorageUnavailable
 from bridge.models.common import iso_ms
 from bridge.models.notifications import NotificationRecord
 from bridge.models.security_events import Channel, EventQuery, InsertConflict, SecurityEvent
-from bridge.storage.dynamo import dynamodb_client, error_code, storage_errors
+from bridge.storage.dynamo import Table, error_code, storage_errors
 from bridge.storage.notifications import NOTIFICATION_PREFIX, notification_put
 
 LISTED = "SE"
@@ -28,16 +28,8 @@ UNLISTED = "SEU"
 INDEX_PAGE_ATTRIBUTES = ("sk", "chargePoint", "eventType", "techInfo", "occurredAt")
 
 
-class SecurityEventTable:
+class SecurityEventTable(Table):
     """Reads and writes of the security-events table."""
-
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        self._table = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or dynamodb_client()
 
     # ------------------------------------------------------------------ writes
     def insert(self, events: Sequence[SecurityEvent], notification: NotificationRecord | None = None) -> None:

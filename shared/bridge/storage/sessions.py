@@ -18,7 +18,7 @@ from bridge.models.notifications import NotificationRecord
 from bridge.models.security_events import InsertConflict
 from bridge.models.sessions import Session
 from bridge.sessions import VersionConflict, document_json
-from bridge.storage.dynamo import dynamodb_client, error_code, storage_errors
+from bridge.storage.dynamo import Table, error_code, storage_errors
 from bridge.storage.notifications import notification_put
 
 ALL_SESSIONS = "SESSIONS"
@@ -41,17 +41,12 @@ class SessionQuery:
     after: tuple[str, str] | None = None  # (session id, startedKey) of the previous page's last item
 
 
-class SessionTable:
+class SessionTable(Table):
     """Reads and writes of the sessions table (and the notification record beside each write)."""
 
     def __init__(self, table_name: str, notifications_table: str, client: Any = None) -> None:
-        self._table = table_name
+        super().__init__(table_name, client)
         self._notifications = notifications_table
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        return self._client or dynamodb_client()
 
     def get(self, session_id: str) -> Session | None:
         """A session by id."""
