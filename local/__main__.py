@@ -17,6 +17,7 @@ from typing import Protocol
 
 from local.aws import in_memory_aws
 from local.deliveries import Deliveries
+from local.event_sources import ScheduleTicker, SqsPump
 from local.lambda_runtime import apply_environment, handler_invoker, load_function
 from local.server import BridgeServer
 from local.stack import Stack
@@ -170,6 +171,11 @@ def main() -> int:
         preload_handlers(stack)
         pump = StreamPump(stack, stack.template, invoke)
         pump.start()
+        # The finaliser's queue and sweep schedule: the event sources besides streams.
+        sqs_pump = SqsPump(stack, invoke)
+        ticker = ScheduleTicker(stack, invoke)
+        sqs_pump.start()
+        ticker.start()
         bridge.start()
         if simulator is not None:
             simulator.webhook_url = bridge.url + "/webhooks/ampeco"
@@ -182,6 +188,8 @@ def main() -> int:
         finally:
             print("stopping", flush=True)
             bridge.stop()
+            ticker.stop()
+            sqs_pump.stop()
             pump.stop()
             if simulator is not None:
                 simulator.stop()

@@ -158,8 +158,9 @@ class Stack:
             attributes: dict[str, str] = {}
             if "RedrivePolicy" in props:
                 attributes["RedrivePolicy"] = json.dumps(self.resolve(props["RedrivePolicy"]))
-            if "MessageRetentionPeriod" in props:
-                attributes["MessageRetentionPeriod"] = str(props["MessageRetentionPeriod"])
+            for attribute in ("MessageRetentionPeriod", "VisibilityTimeout"):
+                if attribute in props:
+                    attributes[attribute] = str(props[attribute])
             url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
             arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
             self.refs[name] = url
