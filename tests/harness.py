@@ -10,6 +10,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -167,11 +169,33 @@ class Bridge:
 
 
 _COUNTERS: list[Counter[str]] = []
+# (service, operation, predicate on the call's params) -> the call fails as AWS would fail it
+_FAULTS: list[tuple[str, str, Any]] = []
 
 
 def _count_call(model: Any, **_: Any) -> None:
     for counter in _COUNTERS:
         counter[model.name] += 1
+
+
+def _inject_fault(model: Any, params: dict[str, Any], **_: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    service = model.service_model.endpoint_prefix
+    for fault_service, operation, predicate in list(_FAULTS):
+        if fault_service == service and operation == model.name and predicate(params):
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, model.name)
+
+
+@contextmanager
+def fault(service: str, operation: str, when: Any = lambda params: True) -> Iterator[None]:
+    """Every matching call by any client fails with a 500-class AWS error while the block runs."""
+    entry = (service, operation, when)
+    _FAULTS.append(entry)
+    try:
+        yield
+    finally:
+        _FAULTS.remove(entry)
 
 
 def install_call_counter() -> None:
@@ -183,6 +207,7 @@ def install_call_counter() -> None:
     def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
         client = original(self, *args, **kwargs)
         client.meta.events.register("before-call.dynamodb.*", _count_call)
+        client.meta.events.register("before-call.*.*", _inject_fault)
         return client
 
     if not getattr(botocore.session.Session.create_client, "_counting", False):

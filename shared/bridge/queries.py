@@ -18,15 +18,17 @@ from bridge.storage.security_events import SecurityEventTable
 from bridge.storage.sessions import SessionQuery, SessionTable
 
 SECURITY_EVENTS_PATH = "/public-api/resources/security-events/v2.0"
+SESSIONS_PATH = "/public-api/resources/sessions/v1.0"
 
 
 class _Pager:
     """Signed cursors bound to a listing's filters, and the AMPECO page around the items."""
 
-    def __init__(self, settings: QuerySettings, filters: dict[str, str]) -> None:
+    def __init__(self, settings: QuerySettings, path: str, filters: dict[str, str]) -> None:
         self._secret_id = settings.cursor_secret_arn
+        self._path = path
         self._filters = filters
-        self._scope = cursors.scope_of(filters)
+        self._scope = cursors.scope_of({"listing": path, **filters})  # a cursor fits one listing and filters
 
     def position(self, cursor: str | None) -> dict[str, Any] | None:
         """Where the cursor points (None: the first page); 422 for a forged or foreign cursor."""
@@ -35,12 +37,12 @@ class _Pager:
         return cursors.decode(secrets.secret_values_in_rotation(self._secret_id), self._scope, cursor)
 
     def page(
-        self, data: list[dict[str, Any]], path: str, base_url: str, per_page: int, resume: dict[str, Any] | None
+        self, data: list[dict[str, Any]], base_url: str, per_page: int, resume: dict[str, Any] | None
     ) -> dict[str, Any]:
         """The page, with a cursor to `resume` when there is more."""
         next_cursor = cursors.encode(secrets.secret_value(self._secret_id), self._scope, resume) if resume else None
         return paginated(
-            data, base_url=base_url, path=path, query=self._filters, per_page=per_page, next_cursor=next_cursor
+            data, base_url=base_url, path=self._path, query=self._filters, per_page=per_page, next_cursor=next_cursor
         )
 
 
@@ -52,15 +54,13 @@ def _table(name: str) -> SecurityEventTable:
 def security_event_listing(settings: QuerySettings, params: Mapping[str, str], base_url: str) -> dict[str, Any]:
     """One page of security events, newest first, with a signed cursor to the next."""
     request = parse_security_event_listing(params)
-    pager = _Pager(settings, request.filters())
+    pager = _Pager(settings, SECURITY_EVENTS_PATH, request.filters())
     position = pager.position(request.cursor)
     below = int(position.get("below", 0)) or None if position else None
     query = event_query(request.type, request.charge_point, request.timestamp_from, request.timestamp_to)
     page = list_events(_table(settings.security_events_table), query, request.per_page, below)
     resume = {"below": page.continue_below} if page.continue_below is not None else None
-    return pager.page(
-        [security_event_resource(e) for e in page.items], SECURITY_EVENTS_PATH, base_url, request.per_page, resume
-    )
+    return pager.page([security_event_resource(e) for e in page.items], base_url, request.per_page, resume)
 
 
 def security_event(settings: QuerySettings, raw_id: str) -> dict[str, Any]:
@@ -71,9 +71,6 @@ def security_event(settings: QuerySettings, raw_id: str) -> dict[str, Any]:
     return {"data": security_event_resource(found)}
 
 
-SESSIONS_PATH = "/public-api/resources/sessions/v1.0"
-
-
 @lru_cache(maxsize=4)
 def _sessions(name: str) -> SessionTable:
     return SessionTable(name, notifications_table="")  # reads only
@@ -82,7 +79,7 @@ def _sessions(name: str) -> SessionTable:
 def session_listing(settings: QuerySettings, params: Mapping[str, str], base_url: str) -> dict[str, Any]:
     """One page of sessions, newest started first (then id descending), each with randomisedDelay."""
     request = parse_session_listing(params)
-    pager = _Pager(settings, request.filters())
+    pager = _Pager(settings, SESSIONS_PATH, request.filters())
     position = pager.position(request.cursor)
     after = (str(position.get("id", "")), str(position.get("key", ""))) if position else None
     query = SessionQuery(
@@ -93,7 +90,7 @@ def session_listing(settings: QuerySettings, params: Mapping[str, str], base_url
     )
     sessions, last = _sessions(settings.sessions_table).query(query, request.per_page)
     resume = {"id": last[0], "key": last[1]} if last else None
-    return pager.page([session_resource(s) for s in sessions], SESSIONS_PATH, base_url, request.per_page, resume)
+    return pager.page([session_resource(s) for s in sessions], base_url, request.per_page, resume)
 
 
 def session(settings: QuerySettings, raw_id: str) -> dict[str, Any]:

@@ -59,7 +59,8 @@ class _Draft:
     def with_id(self, event_id: int) -> SecurityEvent:
         return SecurityEvent(
             id=event_id,
-            event_id=event_ids.message_id(self.dedup_key),
+            # A redelivery has the same key and time; a changed one under the same id is another message.
+            event_id=event_ids.message_id(f"{self.dedup_key}@{event_ids.epoch_ms(self.occurred_at)}"),
             charge_point=self.charge_point,
             type=self.type,
             tech_info=self.tech_info,
@@ -156,21 +157,45 @@ def _security_event_from(delivery: Delivery) -> tuple[_Draft | None, str | None]
 
 # ---------------------------------------------------------------------- storing
 def _store(store: SecurityEventStore, drafts: list[_Draft], notification: NotificationRecord | None) -> Ingested:
-    """One conditional write per attempt; a slot held by another event moves that event to its next slot."""
+    """One conditional write per attempt, the events' own keys being the dedup check.
+
+    A slot held by another event moves that event to its next slot; a slot held by the same event means
+    it was stored by an earlier delivery. The delivery is a repeat when every event (or its record) was.
+    """
     probes: list[Iterator[int]] = [event_ids.candidate_ids(d.occurred_at, d.dedup_key) for d in drafts]
-    ids = [next(p) for p in probes]
+    ids = _distinct([next(p) for p in probes], probes)
+    stored_before: set[int] = set()
     for _ in range(MAX_PROBES):
         events = tuple(d.with_id(i) for d, i in zip(drafts, ids, strict=True))
+        pending = [i for i in range(len(events)) if i not in stored_before]
+        if drafts and not pending and notification is None:
+            return Ingested(new=False, events=events)
         try:
-            store.insert(events, notification)
+            store.insert([events[i] for i in pending], notification)
         except InsertConflict as conflict:
             if conflict.duplicate:
                 return Ingested(new=False, events=events)
-            for index in conflict.taken:
-                ids[index] = next(probes[index])
+            for position, holder in conflict.taken.items():
+                index = pending[position]
+                if holder == drafts[index].dedup_key:
+                    stored_before.add(index)
+                else:
+                    ids[index] = next(probes[index])
+            ids = _distinct(ids, probes)
             continue
         return Ingested(new=True, events=events)
     raise StorageUnavailable("Could not place the event, retry shortly.", retry_after=1)
+
+
+def _distinct(ids: list[int], probes: list[Iterator[int]]) -> list[int]:
+    # Events of one batch may hash to one slot; a transaction cannot write one key twice.
+    seen: set[int] = set()
+    for index, event_id in enumerate(ids):
+        while event_id in seen:
+            event_id = next(probes[index])
+        ids[index] = event_id
+        seen.add(event_id)
+    return ids
 
 
 def _to_ms(moment: datetime) -> datetime:

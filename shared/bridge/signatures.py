@@ -33,9 +33,12 @@ def verify_standard_webhook(
     signature_header = headers.get("webhook-signature", "")
     if not (msg_id and timestamp and signature_header):
         raise Unauthenticated("Missing webhook signature headers.")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not timestamp.isdigit() or len(timestamp) > 11:
         raise Unauthenticated("Invalid webhook timestamp.")
-    sent_at = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    try:
+        sent_at = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    except (ValueError, OverflowError, OSError) as exc:
+        raise Unauthenticated("Invalid webhook timestamp.") from exc
     if abs((now - sent_at).total_seconds()) > tolerance_seconds:
         raise Unauthenticated("Webhook timestamp is outside the tolerance window.")
     try:

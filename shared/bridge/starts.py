@@ -138,6 +138,12 @@ def start_session(
     except UpstreamError as exc:
         result = {"outcome": Outcome.FAILED, "error_code": exc.error_code}
         http = upstream_answer(exc.status, exc.message, str(exc.error_code), attempt.attempt_id)
+    except Exception:
+        # Whatever broke, the attempt exists: it is answered and recorded like an unreachable tenant.
+        result = {"outcome": Outcome.FAILED, "error_code": "UPSTREAM_UNAVAILABLE"}
+        http = upstream_answer(
+            502, "The AMPECO tenant could not be reached.", "UPSTREAM_UNAVAILABLE", attempt.attempt_id
+        )
     finished = attempt.completed(**result, duration_ms=int((time.monotonic() - started) * 1000), completed_at=now())
     try:
         store.complete(finished)

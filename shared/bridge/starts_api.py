@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from functools import cache, cached_property
 from typing import Any
 
@@ -26,6 +27,7 @@ from bridge.observability import logger
 from bridge.settings import StartSettings
 from bridge.starts import StartAnswer, canonical_body, parse_start_body, parse_target, start_session
 from bridge.storage.attempts import AttemptTable, attempt_to_json
+from bridge.storage.dynamo import quick_config, quick_dynamodb_client
 from bridge.tenant_client import TenantClient
 
 IDEMPOTENCY_SECONDS = 3600
@@ -61,7 +63,7 @@ class StartService:
 
     @cached_property
     def attempts(self) -> AttemptTable:
-        return AttemptTable(self.settings.attempts_table)
+        return AttemptTable(self.settings.attempts_table, client=quick_dynamodb_client())
 
     @cached_property
     def tenant(self) -> TenantClient:
@@ -72,13 +74,14 @@ class StartService:
 
     @cached_property
     def _idempotent(self) -> Any:
-        persistence = _StartIdempotencyStore(table_name=self.settings.idempotency_table)
+        persistence = _StartIdempotencyStore(table_name=self.settings.idempotency_table, boto_config=quick_config())
 
         @idempotent_function(  # type: ignore[untyped-decorator]
             data_keyword_argument="request", config=self.config, persistence_store=persistence
         )
         def start_once(request: dict[str, Any]) -> dict[str, Any]:
             answer = self._start(request["target"], request["raw"].encode(), request["key"])
+            _answered.set(answer)
             if not answer.final:
                 raise _ReleaseKey(answer)
             return answer.to_dict()
@@ -105,6 +108,7 @@ class StartService:
             "target": target_plain,
             "key": key,
         }
+        _answered.set(None)
         try:
             return StartAnswer.from_dict(self._idempotent(request=request))
         except _ReleaseKey as released:
@@ -117,10 +121,16 @@ class StartService:
                 errors={"Idempotency-Key": ["This Idempotency-Key was used with a different body."]},
             ) from exc
         except IdempotencyPersistenceLayerError as exc:
+            answered = _answered.get()
+            if answered is not None:
+                # The tenant has answered: that answer goes back, never a retry invitation.
+                logger.warning("idempotency record not saved after the tenant answered", extra={"key": key})
+                return answered
             raise StorageUnavailable("Storage is unavailable, retry shortly.", retry_after=2) from exc
 
     def _start(self, target_plain: dict[str, Any], body: bytes, key: str | None) -> StartAnswer:
         target = parse_target(StartPath(target_plain["path"]), target_plain["chargePoint"], target_plain["evse"])
+        secrets.secret_value(self.settings.ampeco_api_token_arn)  # a 503 now, before any attempt exists
         return start_session(self.attempts, self.tenant, target, body, defer=self._defer, idempotency_key=key)
 
     def _defer(self, attempt: Attempt) -> None:
@@ -141,4 +151,8 @@ class StartService:
 def _sqs_client() -> Any:
     import boto3
 
-    return boto3.client("sqs")
+    return boto3.client("sqs", config=quick_config())
+
+
+# The answer of the start running in this thread, for when Powertools fails after the tenant answered.
+_answered: ContextVar[StartAnswer | None] = ContextVar("answered", default=None)

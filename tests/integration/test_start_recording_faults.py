@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
 
 from bridge.models.starts import Attempt, StartPath, StartTarget
 from bridge.storage.attempts import AttemptTable, from_item
 from local.aws import REGION
 from local.lambda_runtime import handler_invoker, make_context
-from tests.harness import Bridge
+from tests.harness import Bridge, fault
 
 CP_PATH = "/public-api/actions/charge-point/v1.0/12/start/3"
-
-
-@contextmanager
-def failing(operation: str, service: str = "dynamodb") -> Iterator[None]:
-    """Every `operation` call by any client fails as the service would fail it."""
-    from bridge.starts_api import _sqs_client
-    from bridge.storage.dynamo import dynamodb_client
-
-    def fail(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, operation)
-
-    client = dynamodb_client() if service == "dynamodb" else _sqs_client()
-    client.meta.events.register(f"before-call.{service}.{operation}", fail)
-    try:
-        yield
-    finally:
-        client.meta.events.unregister(f"before-call.{service}.{operation}", fail)
 
 
 def only_attempt(bridge: Bridge) -> dict[str, Any]:
@@ -49,7 +29,7 @@ def invoke_finaliser(bridge: Bridge, event: dict[str, Any]) -> Any:
 
 def test_a_recording_failure_still_returns_the_answer_and_the_finaliser_completes_it(bridge: Bridge) -> None:
     # Given completing the attempt fails after the tenant started a session
-    with failing("UpdateItem"):
+    with fault("dynamodb", "UpdateItem"):
         answer = bridge.request("POST", CP_PATH, body={"idTag": "FLEET"})
 
     # Then the caller still gets the tenant's answer, and the attempt waits, pending
@@ -89,7 +69,7 @@ def test_a_recording_failure_still_returns_the_answer_and_the_finaliser_complete
 
 def test_a_failed_store_before_the_call_is_503_and_never_reaches_the_tenant(bridge: Bridge, tenant) -> None:
     calls = len(tenant.calls)
-    with failing("PutItem"):
+    with fault("dynamodb", "PutItem"):
         answer = bridge.request("POST", CP_PATH, body={"idTag": "FLEET"})
     assert answer.status == 503
     assert answer.headers["retry-after"]

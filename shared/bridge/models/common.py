@@ -15,10 +15,24 @@ def _iso_instant(value: Any) -> Any:
     # Pydantic would also take epoch numbers and naive strings; the contract wants ISO-8601 with offset.
     if not isinstance(value, str) or not _ISO_INSTANT.match(value):
         raise ValueError("must be an ISO-8601 date-time with an offset")
-    return datetime.fromisoformat(value)
+    try:
+        # In UTC from here on; year 1 at +01:00 has no UTC form, which is bad input, not a crash.
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError("must be a date-time that exists in UTC") from exc
 
 
 IsoInstant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
+
+
+def _decimal_digits(value: Any) -> Any:
+    # Lax int parsing would take "1.0" and "+1" from a query string: junk in a filter is a 422.
+    if isinstance(value, str) and not value.isdigit():
+        raise ValueError("must be a whole number")
+    return value
+
+
+DigitsInt = Annotated[int, BeforeValidator(_decimal_digits)]
 
 
 def iso_ms(moment: datetime) -> str:

@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.errors import InvalidInput
-from bridge.models.common import IsoInstant
+from bridge.models.common import DigitsInt, IsoInstant
 from bridge.models.security_events import CriticalSecurityEventType
 from bridge.models.sessions import SessionStatus
 from bridge.validation import INVALID, invalid_input
@@ -23,13 +23,13 @@ class _Filters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: CriticalSecurityEventType | None = None
-    chargePoint: Annotated[int, Field(gt=0, lt=2**53)] | None = None  # noqa: N815
+    chargePoint: Annotated[DigitsInt, Field(gt=0, lt=2**53)] | None = None  # noqa: N815
     timestampFrom: IsoInstant | None = None  # noqa: N815
     timestampTo: IsoInstant | None = None  # noqa: N815
 
 
 class _Paging(BaseModel):
-    per_page: Annotated[int, Field(ge=1, le=100)] = 100
+    per_page: Annotated[DigitsInt, Field(ge=1, le=100)] = 100
     cursor: str | None = None
 
 
@@ -126,8 +126,8 @@ SESSION_FILTERS = ("chargePointId", "evseId", "status", "idTag", "startedAfter",
 class _SessionFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    chargePointId: Annotated[int, Field(gt=0, lt=2**53)] | None = None  # noqa: N815
-    evseId: Annotated[int, Field(gt=0, lt=2**53)] | None = None  # noqa: N815
+    chargePointId: Annotated[DigitsInt, Field(gt=0, lt=2**53)] | None = None  # noqa: N815
+    evseId: Annotated[DigitsInt, Field(gt=0, lt=2**53)] | None = None  # noqa: N815
     status: SessionStatus | None = None
     idTag: Annotated[str, Field(min_length=1, max_length=255)] | None = None  # noqa: N815
     startedAfter: IsoInstant | None = None  # noqa: N815

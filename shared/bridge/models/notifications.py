@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -29,6 +30,7 @@ class NotificationRecord:
     reason: str | None = None
     signed_at: str | None = None  # X-Timestamp: recorded, not enforced (it is not signed)
     tenant: str | None = None
+    body_encoding: str = "utf-8"  # "base64" for a body that is not UTF-8 (kept byte for byte)
 
     @property
     def expires_at(self) -> int:
@@ -48,12 +50,17 @@ class Delivery:
 
     def record(self, notification: str, status: NotificationStatus, reason: str | None = None) -> NotificationRecord:
         """The delivery's record."""
+        try:
+            body, encoding = self.body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            body, encoding = base64.b64encode(self.body).decode("ascii"), "base64"
         return NotificationRecord(
             fingerprint=self.fingerprint,
             notification=notification,
             status=status,
             received_at=self.received_at,
-            body=self.body.decode("utf-8", errors="replace"),
+            body=body,
+            body_encoding=encoding,
             reason=reason,
             signed_at=self.signed_at,
             tenant=self.tenant,

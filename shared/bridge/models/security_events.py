@@ -56,7 +56,7 @@ class SecurityEventNotification(BaseModel):
     type: Annotated[StrictStr, Field(min_length=1, max_length=100)]
     timestamp: IsoInstant
     critical: StrictBool
-    techInfo: StrictStr | None = None  # noqa: N815
+    techInfo: Annotated[StrictStr, Field(max_length=255)] | None = None  # noqa: N815 - OCPP's CiString255
 
 
 class Channel(StrEnum):
@@ -97,9 +97,13 @@ class EventQuery:
 
 
 class InsertConflict(Exception):
-    """A write was refused: the delivery was stored before, or id slots are held by other events."""
+    """A write was refused: the delivery's record exists already (`duplicate`), or id slots are held.
+
+    `taken` maps an event's index to the dedup key of the event holding its slot: its own key means
+    that event was stored before; another key means a different event sits there.
+    """
 
     def __init__(self, *, duplicate: bool, taken: dict[int, str] | None = None) -> None:
         super().__init__("duplicate delivery" if duplicate else "id slot taken")
         self.duplicate = duplicate
-        self.taken = taken or {}  # event index -> dedup key of the event holding its slot
+        self.taken = taken or {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -24,8 +25,8 @@ from bridge.models.common import IsoInstant
 
 def _tenths(value: float) -> float:
     # Decimal, not float, arithmetic: 16.1 is not a float multiple of 0.1.
-    if Decimal(str(value)) % Decimal("0.1") != 0:
-        raise ValueError("must be a multiple of 0.1")
+    if not math.isfinite(value) or Decimal(str(value)) % Decimal("0.1") != 0:
+        raise ValueError("must be a finite multiple of 0.1")
     return value
 
 

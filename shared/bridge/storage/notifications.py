@@ -25,6 +25,7 @@ def notification_item(record: NotificationRecord) -> dict[str, Any]:
         "status": {"S": record.status.value},
         "receivedAt": {"S": iso_ms(record.received_at)},
         "body": {"S": record.body},
+        "bodyEncoding": {"S": record.body_encoding},
         "expiresAt": {"N": str(record.expires_at)},
     }
     optional = {"reason": record.reason, "signedAt": record.signed_at, "tenant": record.tenant}

@@ -41,7 +41,7 @@ class SecurityEventTable(Table):
             if len(puts) == 1:
                 self._put_one(puts[0], events)
             else:
-                self._put_all(puts, events, has_notification=notification is not None)
+                self._put_all(puts, has_notification=notification is not None)
 
     def _put_one(self, put: dict[str, Any], events: Sequence[SecurityEvent]) -> None:
         from botocore.exceptions import ClientError
@@ -53,10 +53,9 @@ class SecurityEventTable(Table):
                 raise
             if not events:
                 raise InsertConflict(duplicate=True) from exc
-            holder = _dedup_key_of(exc.response.get("Item"))
-            raise _conflict({0: holder}, events) from exc
+            raise InsertConflict(duplicate=False, taken={0: _dedup_key_of(exc.response.get("Item"))}) from exc
 
-    def _put_all(self, puts: list[dict[str, Any]], events: Sequence[SecurityEvent], has_notification: bool) -> None:
+    def _put_all(self, puts: list[dict[str, Any]], has_notification: bool) -> None:
         from botocore.exceptions import ClientError
 
         try:
@@ -72,7 +71,7 @@ class SecurityEventTable(Table):
             if has_notification and 0 in failed:
                 raise InsertConflict(duplicate=True) from exc
             taken = {i - offset: _dedup_key_of(r.get("Item")) for i, r in failed.items()}
-            raise _conflict(taken, events) from exc
+            raise InsertConflict(duplicate=False, taken=taken) from exc
 
     def _event_put(self, event: SecurityEvent) -> dict[str, Any]:
         return {
@@ -107,12 +106,18 @@ class SecurityEventTable(Table):
                 ":hi": {"N": str(query.highest_id)},
             },
             "ScanIndexForward": False,
-            "Limit": limit,
         }
         if index:
             request["IndexName"] = index
+        items: list[dict[str, Any]] = []
         with storage_errors():
-            items = self.client.query(**request).get("Items", [])
+            # A Query stops at 1 MB: continue until `limit` items or the end of the range.
+            while len(items) < limit:
+                page = self.client.query(**request, Limit=limit - len(items))
+                items += page.get("Items", [])
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return [event_from_item(item) for item in items]
 
     def notification(self, fingerprint: str) -> dict[str, Any] | None:
@@ -132,11 +137,6 @@ def _access_path(query: EventQuery) -> tuple[str | None, str, str]:
     if query.type is not None:
         return "byType", "typeKey", f"T#{query.type}"
     return None, "pk", LISTED
-
-
-def _conflict(taken: dict[int, str], events: Sequence[SecurityEvent]) -> InsertConflict:
-    duplicate = any(events[i].dedup_key == holder for i, holder in taken.items() if 0 <= i < len(events))
-    return InsertConflict(duplicate=duplicate, taken=taken)
 
 
 def _dedup_key_of(item: dict[str, Any] | None) -> str:
