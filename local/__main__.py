@@ -126,6 +126,11 @@ def banner(settings: LocalSettings, bridge: BridgeServer, simulator: Service | N
         "Try:",
         f"  curl -s {url}/health",
         f"  curl -s -H 'x-api-key: {settings.api_key}' {url}/public-api/resources/security-events/v2.0",
+        "  # a start (the simulator decides by idTag: SIM:<CODE>, SIM:REJECT, SIM:TIMEOUT, SIM:HTTP_<status>,"
+        " SIM:GARBAGE; anything else starts)",
+        f"  curl -s -X POST {url}/public-api/actions/charge-point/v1.0/1187/start/2301"
+        f" -H 'x-api-key: {settings.api_key}' -H 'content-type: application/json' -d '{{\"idTag\": \"FLEET-1\"}}'",
+        f"  curl -s -H 'x-api-key: {settings.api_key}' {url}/public-api/resources/sessions/v1.0",
     ]
     lines += signed_push_example(url, settings.webhook_secret.split()[0])
     return "\n".join(lines)
