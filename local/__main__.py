@@ -9,6 +9,7 @@ import os
 import shlex
 import signal
 import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -157,6 +158,8 @@ def signed_push_example(url: str, secret: str) -> list[str]:
 def main() -> int:
     level = os.environ.get("LOCAL_LOG_LEVEL", "INFO")
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
+    # Powertools warns on every invocation that publishes no metric (reads, health): noise here.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     settings = LocalSettings.from_env(os.environ)
     stopping = threading.Event()
 

@@ -21,13 +21,13 @@ from typing import Any
 import boto3
 
 from local.aws import ACCOUNT_ID, REGION
+from local.background import BackgroundWorker, Poller
 from local.lambda_runtime import Invoke, make_context
 from local.stack import Stack
 from local.template import Tag
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL = 0.2
 SQS_MAX_RECEIVE = 10  # ReceiveMessage returns at most 10 messages per call
 # The system attributes Lambda passes on in `attributes` (the rest of SQS's stay out of the event).
 LAMBDA_SQS_ATTRIBUTES = (
@@ -171,7 +171,7 @@ def schedule_sources(stack: Stack) -> list[ScheduleSource]:
 
 
 # ---------------------------------------------------------------------- SQS
-class SqsPump:
+class SqsPump(Poller):
     """Polls the template's SQS event sources and invokes their functions like Lambda's SQS poller.
 
     Successful messages are deleted; failed ones are left to come back after the visibility timeout, and
@@ -179,7 +179,10 @@ class SqsPump:
     `visibility_timeout` overrides the queue's (tests use 0 to see a failed message again at once).
     """
 
+    thread_name = "sqs-pump"
+
     def __init__(self, stack: Stack, invoke: Invoke, visibility_timeout: int | None = None) -> None:
+        super().__init__()
         self._stack = stack
         self._invoke = invoke
         self._sqs = boto3.client("sqs", region_name=REGION)
@@ -189,8 +192,6 @@ class SqsPump:
             for source in self.sources
         }
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ control
     def drain(self, timeout: float = 5.0) -> int:
@@ -218,30 +219,6 @@ class SqsPump:
                     received += len(messages)
                     deleted += self._deliver(source, messages)
             return received, deleted
-
-    def start(self) -> None:
-        """Poll in a daemon thread until stop()."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="sqs-pump", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                received, _ = self.poll_once()
-            except Exception:
-                log.exception("sqs pump pass failed")
-                received = 0
-            if not received:
-                self._stop.wait(POLL_INTERVAL)
 
     # ------------------------------------------------------------------ receiving
     def _queue_visibility(self, source: SqsSource) -> int:
@@ -356,7 +333,7 @@ def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- schedules
-class ScheduleTicker:
+class ScheduleTicker(BackgroundWorker):
     """Invokes each `rate(...)` Schedule event source's function every period, first after one period.
 
     `speedup` divides the periods (a local run can sweep every second instead of every minute). Ticks run
@@ -364,7 +341,10 @@ class ScheduleTicker:
     failed one is logged, not retried (EventBridge invokes asynchronously, with Lambda's retries).
     """
 
+    thread_name = "schedule-ticker"
+
     def __init__(self, stack: Stack, invoke: Invoke, speedup: float = 1.0) -> None:
+        super().__init__()
         if speedup <= 0:
             raise ValueError("speedup must be positive")
         self._stack = stack
@@ -377,8 +357,6 @@ class ScheduleTicker:
                 continue
             self.sources.append(source)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def tick(self) -> dict[str, Any]:
         """Invoke every schedule once now; the functions' results by `Function.Event`. Errors propagate."""
@@ -390,19 +368,8 @@ class ScheduleTicker:
         with self._lock:
             return self._invoke(source.function, event, make_context(self._stack.template, source.function))
 
-    def start(self) -> None:
-        """Tick in a daemon thread until stop()."""
-        if self._thread is not None or not self.sources:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="schedule-ticker", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+    def _should_start(self) -> bool:
+        return bool(self.sources)
 
     def _run(self) -> None:
         periods = {source.name: float(source.period or 0) / self._speedup for source in self.sources}

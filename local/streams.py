@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from local.aws import ACCOUNT_ID, REGION
+from local.background import Poller
 from local.event_filter import record_matches
 from local.lambda_runtime import FakeLambdaContext, make_context
 from local.stack import Stack
@@ -25,7 +26,6 @@ from local.template import StreamSource, Tag, TemplateModel
 log = logging.getLogger(__name__)
 
 StreamInvoke = Callable[[str, dict[str, Any], FakeLambdaContext], Any]
-POLL_INTERVAL = 0.2
 
 
 @dataclass
@@ -55,10 +55,13 @@ class _Mapping:
     shards: dict[str, _Shard] = field(default_factory=dict)
 
 
-class StreamPump:
+class StreamPump(Poller):
     """Delivers stream records to functions with Lambda's batching, filtering, partial-batch retries."""
 
+    thread_name = "stream-pump"
+
     def __init__(self, stack: Stack, template_model: TemplateModel, invoke: StreamInvoke) -> None:
+        super().__init__()
         self._template = template_model
         self._invoke = invoke
         # Streams calls otherwise go to an account-specific endpoint that moto does not serve.
@@ -72,8 +75,6 @@ class StreamPump:
         ]
         self.failed: list[FailedBatch] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ control
     def drain(self, timeout: float = 5.0) -> int:
@@ -108,30 +109,6 @@ class StreamPump:
         """Records read but not yet accepted or given up on (failing with unlimited retries)."""
         with self._lock:
             return sum(len(s.pending) for m in self._mappings for s in m.shards.values())
-
-    def start(self) -> None:
-        """Poll in a daemon thread until stop()."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="stream-pump", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                fetched, _ = self.poll_once()
-            except Exception:
-                log.exception("stream pump pass failed")
-                fetched = 0
-            if not fetched:
-                self._stop.wait(POLL_INTERVAL)
 
     # ------------------------------------------------------------------ reading
     def _refresh_shards(self, mapping: _Mapping) -> None:
