@@ -38,6 +38,7 @@ import pytest
 from botocore.client import BaseClient
 
 from local.aws import ACCOUNT_ID, REGION
+from local.event_sources import sqs_record
 from local.lambda_runtime import handler_invoker, load_function, make_context
 from local.stack import Stack
 from local.template import Tag
@@ -369,20 +370,7 @@ def exercise(bridge: Bridge) -> None:
 
     sqs = boto3.client("sqs", region_name=REGION)
     queued = sqs.receive_message(QueueUrl=bridge.stack.refs["CompletionsQueue"], MaxNumberOfMessages=10)["Messages"]
-    records = [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": {},
-            "messageAttributes": {},
-            "md5OfBody": m["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": bridge.stack.attrs[("CompletionsQueue", "Arn")],
-            "awsRegion": REGION,
-        }
-        for m in queued
-    ]
+    records = [sqs_record(m, bridge.stack.attrs[("CompletionsQueue", "Arn")]) for m in queued]
     assert len(records) == 1
     assert invoke(bridge, "FinaliserFunction", {"Records": records}) == {"batchItemFailures": []}
     AttemptTable(bridge.stack.refs["AttemptsTable"]).create(

@@ -11,6 +11,7 @@ import boto3
 from bridge.models.starts import Attempt, StartPath, StartTarget
 from bridge.storage.attempts import AttemptTable, from_item
 from local.aws import REGION
+from local.event_sources import sqs_record
 from local.lambda_runtime import handler_invoker, make_context
 from tests.harness import Bridge, fault
 
@@ -40,22 +41,7 @@ def test_a_recording_failure_still_returns_the_answer_and_the_finaliser_complete
     # When the finaliser takes the deferred result from the queue
     sqs = boto3.client("sqs", region_name=REGION)
     queued = sqs.receive_message(QueueUrl=bridge.stack.refs["CompletionsQueue"], MaxNumberOfMessages=10)["Messages"]
-    event = {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": bridge.stack.attrs[("CompletionsQueue", "Arn")],
-                "awsRegion": REGION,
-            }
-            for m in queued
-        ]
-    }
+    event = {"Records": [sqs_record(m, bridge.stack.attrs[("CompletionsQueue", "Arn")]) for m in queued]}
     assert invoke_finaliser(bridge, event) == {"batchItemFailures": []}
 
     # Then the attempt is final with the tenant's result, and relayed once as started
