@@ -1,4 +1,4 @@
-"""The webhook endpoints' work: authenticate the raw body, then hand it to the security-event service."""
+"""The webhook endpoints' work: authenticate the raw body, then hand it to the push or notification service."""
 
 from __future__ import annotations
 
