@@ -32,7 +32,7 @@ run: install ## Serve the bridge on 127.0.0.1:$(PORT) with in-memory AWS and a t
 	PORT=$(PORT) $(PY) -m local
 
 test: lint typecheck validate ## Everything: lint, types, template lint, unit, integration, contract
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 unit: install ## Fast pure tests
 	$(PY) -m pytest tests/unit
