@@ -8,7 +8,7 @@ from typing import Any
 
 from bridge import cursors, secrets
 from bridge.errors import NotFound
-from bridge.models.common import ceil_ms, iso_ms
+from bridge.models.common import ceil_ms, iso_instant
 from bridge.models.listing import parse_security_event_listing, parse_session_listing
 from bridge.responses import paginated, security_event_resource
 from bridge.security_events import event_query, list_events, read_event
@@ -84,8 +84,8 @@ def session_listing(settings: QuerySettings, params: Mapping[str, str], base_url
     after = (str(position.get("id", "")), str(position.get("key", ""))) if position else None
     query = SessionQuery(
         filters=request.equals,
-        lowest_key=iso_ms(ceil_ms(request.started_after)) if request.started_after else "0",
-        highest_key=iso_ms(request.started_before) + "$" if request.started_before else "~",
+        lowest_key=iso_instant(ceil_ms(request.started_after)) if request.started_after else "0",
+        highest_key=iso_instant(request.started_before) + "$" if request.started_before else "~",
         after=after,
     )
     sessions, last = _sessions(settings.sessions_table).query(query, request.per_page)

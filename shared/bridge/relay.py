@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from bridge.models.common import iso_ms
+from bridge.models.common import iso_instant
 from bridge.models.messages import Attribute, OutboundMessage
 from bridge.models.security_events import Channel, SecurityEvent
 from bridge.models.starts import Attempt, Outcome, StartPath
@@ -36,13 +36,13 @@ def security_event_message(event: SecurityEvent) -> OutboundMessage:
         topic="security-events",
         event_type="security.event",
         event_id=event.event_id,
-        occurred_at=iso_ms(event.occurred_at),
+        occurred_at=iso_instant(event.occurred_at),
         data={
             "id": event.id if event.listed else None,
             "chargePoint": event.charge_point,
             "type": event.type,
             "techInfo": event.tech_info,
-            "timestamp": iso_ms(event.occurred_at),
+            "timestamp": iso_instant(event.occurred_at),
             "critical": event.critical,
             "channel": event.channel.value,
         },
@@ -65,7 +65,7 @@ def start_result_message(attempt: Attempt) -> OutboundMessage:
         attributes["evseNetworkId"] = Attribute(str(target.evse_network_id), "Number")
     else:
         attributes["evseId"] = Attribute(str(target.evse_id), "Number")
-    completed = iso_ms(attempt.completed_at or attempt.created_at)
+    completed = iso_instant(attempt.completed_at or attempt.created_at)
     return OutboundMessage(
         topic="start-results",
         event_type="session.start.result",
@@ -84,7 +84,7 @@ def start_result_message(attempt: Attempt) -> OutboundMessage:
             "tenantStatus": attempt.tenant_status,
             "tenantBody": attempt.tenant_body,
             "truncated": attempt.tenant_body_truncated,
-            "requestedAt": iso_ms(attempt.created_at),
+            "requestedAt": iso_instant(attempt.created_at),
             "completedAt": completed,
             "durationMs": attempt.duration_ms,
         },

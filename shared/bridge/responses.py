@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from bridge.models.common import iso_ms
+from bridge.models.common import iso_instant
 from bridge.models.security_events import SecurityEvent
 
 
@@ -17,7 +17,7 @@ def security_event_resource(event: SecurityEvent) -> dict[str, Any]:
         "chargePoint": event.charge_point,
         "type": event.type,
         "techInfo": event.tech_info,
-        "timestamp": iso_ms(event.occurred_at),
+        "timestamp": iso_instant(event.occurred_at),
     }
 
 

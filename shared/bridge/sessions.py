@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from bridge.errors import StorageUnavailable
-from bridge.models.common import iso_ms
+from bridge.models.common import iso_instant
 from bridge.models.notifications import NotificationRecord
 from bridge.models.security_events import InsertConflict
 from bridge.models.sessions import (
@@ -108,9 +108,9 @@ def merge(current: Session | None, notification: Any, session_id: str) -> Sessio
         document["id"] = session_id
         # AMPECO omits randomisedDelay when no delay applied.
         document["randomisedDelay"] = notified.randomisedDelay or 0
-        document["startedAt"] = iso_ms(notified.startedAt)
+        document["startedAt"] = iso_instant(notified.startedAt)
         if notified.lastUpdatedAt:
-            document["lastUpdatedAt"] = iso_ms(notified.lastUpdatedAt)
+            document["lastUpdatedAt"] = iso_instant(notified.lastUpdatedAt)
         return Session(
             id=session_id,
             document=document,
@@ -128,17 +128,17 @@ def merge(current: Session | None, notification: Any, session_id: str) -> Sessio
         {
             "chargePointId": notification.chargePointId,
             "evseId": notification.evseId,
-            "startedAt": iso_ms(notification.startedAtTimestamp),
+            "startedAt": iso_instant(notification.startedAtTimestamp),
             "status": "finished" if stop else document.get("status") or "active",
         }
     )
     if stop and notification.stoppedAtTimestamp:
-        document["stoppedAt"] = iso_ms(notification.stoppedAtTimestamp)
+        document["stoppedAt"] = iso_instant(notification.stoppedAtTimestamp)
     for name in ("userId", "idTag", "reason", "externalAppData"):
         if getattr(notification, name) is not None:
             document[name] = getattr(notification, name)
     if notification.lastUpdatedAt:
-        document["lastUpdatedAt"] = iso_ms(notification.lastUpdatedAt)
+        document["lastUpdatedAt"] = iso_instant(notification.lastUpdatedAt)
     # start/stop notifications never carry randomisedDelay: it stays as it was (0 for a new session).
     document.setdefault("randomisedDelay", 0)
     return Session(

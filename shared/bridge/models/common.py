@@ -35,7 +35,7 @@ def _decimal_digits(value: Any) -> Any:
 DigitsInt = Annotated[int, BeforeValidator(_decimal_digits)]
 
 
-def iso_ms(moment: datetime) -> str:
+def iso_instant(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and Z: the form every time the bridge stores or serves takes."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bridge.models.common import iso_ms
+from bridge.models.common import iso_instant
 from bridge.models.starts import Attempt, Outcome, StartPath, StartTarget
 from bridge.storage.dynamo import Table, error_code, storage_errors
 
@@ -74,7 +74,7 @@ class AttemptTable(Table):
                 TableName=self._table,
                 IndexName="byPending",
                 KeyConditionExpression="pendingKey = :p AND createdAt < :before",
-                ExpressionAttributeValues={":p": {"S": PENDING}, ":before": {"S": iso_ms(before)}},
+                ExpressionAttributeValues={":p": {"S": PENDING}, ":before": {"S": iso_instant(before)}},
                 Limit=limit,
             ).get("Items", [])
         return [attempt_from_plain(from_item(item)) for item in items]
@@ -96,7 +96,7 @@ def attempt_to_plain(attempt: Attempt) -> dict[str, Any]:
         "evseId": attempt.target.evse_id,
         "request": attempt.request_body,
         "requestTruncated": attempt.request_truncated,
-        "createdAt": iso_ms(attempt.created_at),
+        "createdAt": iso_instant(attempt.created_at),
         "idempotencyKey": attempt.idempotency_key,
         "outcome": attempt.outcome.value if attempt.outcome else None,
         "errorCode": attempt.error_code,
@@ -106,7 +106,7 @@ def attempt_to_plain(attempt: Attempt) -> dict[str, Any]:
         "sessionId": attempt.session_id,
         "authorizationId": attempt.authorization_id,
         "durationMs": attempt.duration_ms,
-        "completedAt": iso_ms(attempt.completed_at) if attempt.completed_at else None,
+        "completedAt": iso_instant(attempt.completed_at) if attempt.completed_at else None,
     }
 
 

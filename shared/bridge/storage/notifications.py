@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.models.common import iso_ms
+from bridge.models.common import iso_instant
 from bridge.models.notifications import NotificationRecord
 
 NOTIFICATION_PREFIX = "NOTIF#"
@@ -23,7 +23,7 @@ def notification_item(record: NotificationRecord) -> dict[str, Any]:
         "kind": {"S": "notification"},
         "notification": {"S": record.notification},
         "status": {"S": record.status.value},
-        "receivedAt": {"S": iso_ms(record.received_at)},
+        "receivedAt": {"S": iso_instant(record.received_at)},
         "body": {"S": record.body},
         "bodyEncoding": {"S": record.body_encoding},
         "expiresAt": {"N": str(record.expires_at)},

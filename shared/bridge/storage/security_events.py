@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.errors import StorageUnavailable
-from bridge.models.common import iso_ms
+from bridge.models.common import iso_instant
 from bridge.models.notifications import NotificationRecord
 from bridge.models.security_events import Channel, EventQuery, InsertConflict, SecurityEvent
 from bridge.storage.dynamo import Table, error_code, storage_errors
@@ -154,11 +154,11 @@ def event_item(event: SecurityEvent) -> dict[str, Any]:
         "chargePoint": {"N": str(event.charge_point)},
         "eventType": {"S": event.type},
         "techInfo": {"S": event.tech_info},
-        "occurredAt": {"S": iso_ms(event.occurred_at)},
+        "occurredAt": {"S": iso_instant(event.occurred_at)},
         "critical": {"BOOL": event.critical},
         "channel": {"S": event.channel.value},
         "dedupKey": {"S": event.dedup_key},
-        "receivedAt": {"S": iso_ms(datetime.now(UTC))},
+        "receivedAt": {"S": iso_instant(datetime.now(UTC))},
     }
     if event.listed:
         item["cpKey"] = {"S": f"CP#{event.charge_point}"}

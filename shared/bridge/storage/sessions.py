@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.errors import StorageUnavailable
-from bridge.models.common import iso_ms
+from bridge.models.common import iso_instant
 from bridge.models.notifications import NotificationRecord
 from bridge.models.security_events import InsertConflict
 from bridge.models.sessions import Session
@@ -140,7 +140,7 @@ def _access_path(filters: dict[str, str | int]) -> tuple[str, str, dict[str, str
 # ---------------------------------------------------------------------- item mapping
 def started_key(started_at: datetime, session_id: str) -> str:
     """Newest first, then id descending: ms time, then the id padded so numbers sort as numbers."""
-    return f"{iso_ms(started_at)}#{session_id.zfill(20)}"
+    return f"{iso_instant(started_at)}#{session_id.zfill(20)}"
 
 
 def session_item(session: Session) -> dict[str, Any]:
@@ -152,7 +152,7 @@ def session_item(session: Session) -> dict[str, Any]:
         "document": {"S": document_json(session.document)},
         "listKey": {"S": ALL_SESSIONS},
         "startedKey": {"S": started_key(session.started_at, session.id)},
-        "startedAt": {"S": iso_ms(session.started_at)},
+        "startedAt": {"S": iso_instant(session.started_at)},
         "chargePointId": {"N": str(session.charge_point)},
         "evseId": {"N": str(session.evse)},
         "sessionStatus": {"S": session.status},
