@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from local import intercept, moto_costs
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 
@@ -18,7 +20,7 @@ _patched = False
 
 
 def set_fake_environment() -> None:
-    """Point boto3 at a fake account before any client is built."""
+    """Point boto3 at a fake account and install the call interception before any client is built."""
     os.environ["AWS_DEFAULT_REGION"] = REGION
     os.environ["AWS_REGION"] = REGION
     os.environ["AWS_ACCESS_KEY_ID"] = "testing"
@@ -31,6 +33,8 @@ def set_fake_environment() -> None:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AmpecoBridge")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "ampeco-bridge")
+    # Observers (faults, counters, recorders) must reach every session, so the hooks go in first.
+    intercept.install()
 
 
 def serialise_moto() -> None:
@@ -55,6 +59,7 @@ def in_memory_aws() -> Iterator[None]:
     """Fake credentials, a serialised moto, and mock_aws for the duration."""
     set_fake_environment()
     serialise_moto()
+    moto_costs.install()  # a transaction or a send costs what it touches, not the whole table or queue
     from moto import mock_aws
 
     with mock_aws():

@@ -36,6 +36,7 @@ from typing import Any, TextIO
 from urllib.parse import urlencode
 
 from local.aws import ACCOUNT_ID, REGION, in_memory_aws, set_fake_environment
+from local.intercept import Call, Observer, observing
 from local.lambda_runtime import (
     SHARED_DIR,
     FakeLambdaContext,
@@ -322,46 +323,33 @@ def sign(body: bytes, webhook_id: str, secret: str = WEBHOOK_SECRET) -> dict[str
     }
 
 
-@dataclass
-class Calls:
-    """Botocore hooks on the handlers' own clients: DynamoDB operations, time inside AWS calls, Query counts."""
+@dataclass(eq=False)
+class Calls(Observer):
+    """What the handlers' own AWS calls did (local.intercept): DynamoDB operations, time inside DynamoDB and
+    SNS calls, the last Query's index and counts. Calls outside a handler (inspection scans, the stream
+    pump's polling) are not the handler's cost and are left out."""
 
     operations: Counter[str] = field(default_factory=Counter)
     aws_seconds: float = 0.0
     last_query: dict[str, Any] = field(default_factory=dict)
-    _started: float = 0.0
-
-    def install(self) -> None:
-        """Idempotent: the clients are cached per process, the hooks have unique ids."""
-        from bridge.publisher import sns_client
-        from bridge.storage.dynamo import dynamodb_client
-
-        dynamodb = dynamodb_client().meta.events
-        dynamodb.register("before-call.dynamodb.*", self._count, unique_id="bench-count")
-        dynamodb.register("before-parameter-build.dynamodb.Query", self._query_params, unique_id="bench-query-in")
-        dynamodb.register("after-call.dynamodb.Query", self._query_result, unique_id="bench-query-out")
-        for client in (dynamodb_client(), sns_client()):
-            client.meta.events.register("before-call", self._call_started, unique_id="bench-aws-in")
-            client.meta.events.register("after-call", self._call_finished, unique_id="bench-aws-out")
 
     def reset(self) -> None:
         self.operations.clear()
         self.aws_seconds = 0.0
 
-    def _count(self, model: Any, **_: Any) -> None:
-        self.operations[model.name] += 1
+    def before(self, call: Call) -> None:
+        if call.function is None or call.service != "dynamodb":
+            return
+        self.operations[call.operation] += 1
+        if call.operation == "Query":
+            self.last_query = {"index": call.params.get("IndexName") or "base table"}
 
-    def _call_started(self, **_: Any) -> None:
-        self._started = time.perf_counter()
-
-    def _call_finished(self, **_: Any) -> None:
-        self.aws_seconds += time.perf_counter() - self._started
-
-    def _query_params(self, params: dict[str, Any], **_: Any) -> None:
-        self.last_query = {"index": params.get("IndexName") or "base table"}
-
-    def _query_result(self, parsed: dict[str, Any], **_: Any) -> None:
-        self.last_query.update(count=parsed.get("Count"), scanned=parsed.get("ScannedCount"))
+    def after(self, call: Call, http_status: int, parsed: dict[str, Any]) -> None:
+        if call.function is None or call.service not in {"dynamodb", "sns"}:
+            return
+        self.aws_seconds += time.perf_counter() - call.sent_at
+        if call.service == "dynamodb" and call.operation == "Query" and http_status < 300:
+            self.last_query.update(count=parsed.get("Count"), scanned=parsed.get("ScannedCount"))
 
 
 @dataclass(frozen=True)
@@ -432,14 +420,13 @@ class Harness:
 @contextlib.contextmanager
 def moto_bridge(calls: Calls) -> Iterator[Harness]:
     """A fresh in-memory account with the template's resources (handlers load on first use, untimed)."""
-    with in_memory_aws():
+    with in_memory_aws(), observing(calls):
         stack = Stack.create(secrets=SECRETS)
         apply_environment(stack)
         ensure_layer_on_path()
         from bridge import secrets
 
         secrets.clear_cache()
-        calls.install()
         yield Harness(stack, calls)
 
 

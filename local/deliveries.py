@@ -7,17 +7,15 @@ import copy
 import json
 import re
 import threading
+from collections.abc import Mapping
 from typing import Any
 
-from botocore.client import BaseClient
-
-from local.aws import MOTO_LOCK
+from local.intercept import Call, Observer, add_observer, remove_observer
 from local.stack import Stack
 
 _PUBLISH_OPERATIONS = {"Publish", "PublishBatch"}
 _install_lock = threading.Lock()
 _active: Deliveries | None = None
-_original_make_api_call: Any = None
 
 
 def topic_short_name(logical_id: str) -> str:
@@ -48,8 +46,12 @@ def _parse_body(message: str, structure: str | None) -> Any:
         return message
 
 
-class Deliveries:
-    """Thread-safe, ordered record of `{topic, messageId, attributes, body}` for every SNS publish."""
+class Deliveries(Observer):
+    """Thread-safe record of `{topic, messageId, attributes, body}` for every SNS publish that succeeded.
+
+    An observer of every AWS call (local.intercept): messages are kept in the order their publishes were
+    answered, which for one caller is the order it published them.
+    """
 
     def __init__(self, topics: dict[str, str] | None = None) -> None:
         self._topics = dict(topics or {})  # topic ARN -> short name
@@ -59,21 +61,31 @@ class Deliveries:
     @classmethod
     def install(cls, stack: Stack) -> Deliveries:
         """Record publishes of every boto3 client, present or future; replaces an earlier recorder."""
+        global _active
         topics = {
             stack.refs[name]: topic_short_name(name)
             for name in stack.template.of_type("AWS::SNS::Topic")
             if name in stack.refs
         }
         recorder = cls(topics)
-        _activate(recorder)
+        with _install_lock:
+            if _active is not None:
+                remove_observer(_active)
+            _active = recorder
+            add_observer(recorder)
         return recorder
 
     def uninstall(self) -> None:
-        """Stop recording into this instance (the client patch stays, idle)."""
+        """Stop recording into this instance."""
         global _active
         with _install_lock:
+            remove_observer(self)
             if _active is self:
                 _active = None
+
+    def after(self, call: Call, http_status: int, parsed: dict[str, Any]) -> None:
+        if call.service == "sns" and call.operation in _PUBLISH_OPERATIONS and http_status < 300:
+            self.record(call.operation, call.params, parsed)
 
     def all(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -87,7 +99,7 @@ class Deliveries:
         """The short name of a topic ARN; topics outside the stack by the same rule from the ARN's name."""
         return self._topics.get(arn) or topic_short_name(arn.rsplit(":", 1)[-1])
 
-    def record(self, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
+    def record(self, operation: str, params: Mapping[str, Any], response: dict[str, Any]) -> None:
         """Add the messages of one successful Publish or PublishBatch call."""
         arn = str(params.get("TopicArn") or params.get("TargetArn") or "")
         if operation == "Publish":
@@ -105,33 +117,3 @@ class Deliveries:
                         "body": _parse_body(entry.get("Message", ""), entry.get("MessageStructure")),
                     }
                 )
-
-
-def _activate(recorder: Deliveries) -> None:
-    """Patch BaseClient._make_api_call once.
-
-    A botocore event hook only reaches clients of sessions it was registered on, and Powertools and the
-    handlers build their own sessions, some before the local run could register anything; the patch sees
-    every client.
-    """
-    global _active, _original_make_api_call
-    with _install_lock:
-        _active = recorder
-        if _original_make_api_call is not None:
-            return
-        original = BaseClient._make_api_call
-        _original_make_api_call = original
-
-        def make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-            recorder_now = _active
-            if recorder_now is None or operation_name not in _PUBLISH_OPERATIONS:
-                return original(self, operation_name, api_params)
-            if self.meta.service_model.service_name != "sns":
-                return original(self, operation_name, api_params)
-            # Held across the call so the record's order is the order moto accepted the messages.
-            with MOTO_LOCK:
-                response = original(self, operation_name, api_params)
-                recorder_now.record(operation_name, api_params, response)
-            return response
-
-        BaseClient._make_api_call = make_api_call

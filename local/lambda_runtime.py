@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
+from local import concurrency
 from local.aws import ACCOUNT_ID, REGION
+from local.intercept import acting_as
 from local.stack import Stack
 from local.template import ROOT, TemplateModel
 
@@ -114,12 +116,16 @@ def make_context(template_model: TemplateModel, function: str) -> FakeLambdaCont
 
 
 def handler_invoker(template_model: TemplateModel) -> Invoke:
-    """An `Invoke` that calls the real handler of each function."""
+    """An `Invoke` that calls the real handler of each function, its AWS calls attributed to the function."""
+    concurrency.install()  # invocations share one process here, and Powertools' process-wide state with it
 
     def invoke(function: str, event: dict[str, Any], context: FakeLambdaContext) -> Any:
-        module = load_function(template_model, function)
-        _, attribute = _handler_spec(template_model, function)
-        return getattr(module, attribute)(event, context)
+        # The AWS calls of the import (the init phase) and of the handler are the function's own.
+        with acting_as(function):
+            first = load_function(template_model, function)
+            _, attribute = _handler_spec(template_model, function)
+            with concurrency.lease(first) as module:  # one invocation at a time per module, as per container
+                return getattr(module, attribute)(event, context)
 
     return invoke
 

@@ -34,9 +34,8 @@ def tenant() -> Iterator[TenantSimulator]:
 def bridge(tenant: TenantSimulator) -> Iterator[Bridge]:
     from local.lambda_runtime import apply_environment
     from local.stack import Stack
-    from tests.harness import SECRETS, Bridge, install_call_counter, make_pump, reset_counters
+    from tests.harness import SECRETS, Bridge, make_pump
 
-    install_call_counter()
     with in_memory_aws():
         stack = Stack.create(parameters={"AmpecoBaseUrl": tenant.url}, secrets=SECRETS)
         apply_environment(stack)
@@ -45,9 +44,8 @@ def bridge(tenant: TenantSimulator) -> Iterator[Bridge]:
         secrets.clear_cache()
         from local.deliveries import Deliveries
 
-        deliveries = Deliveries.install(stack)
+        bridge = Bridge(stack, make_pump(stack), Deliveries.install(stack))
         try:
-            yield Bridge(stack, make_pump(stack), deliveries)
+            yield bridge
         finally:
-            deliveries.uninstall()
-            reset_counters()
+            bridge.close()

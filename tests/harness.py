@@ -6,12 +6,9 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +18,8 @@ import boto3
 
 from local.aws import REGION
 from local.deliveries import Deliveries
+from local.faults import fault as fault
+from local.intercept import OperationCounter, add_observer, remove_observer
 from local.lambda_runtime import api_gateway_event, handler_invoker, make_context
 from local.stack import Stack
 from local.streams import StreamPump
@@ -59,7 +58,7 @@ class Bridge:
     pump: StreamPump
     deliveries: Deliveries
     dynamodb_calls: Counter[str] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _counter: OperationCounter | None = None
 
     # ------------------------------------------------------------------ HTTP
     def request(
@@ -163,60 +162,18 @@ class Bridge:
         return list(client.scan(TableName=self.stack.refs[table_logical_id])["Items"])
 
     def count_dynamodb_calls(self) -> None:
-        """Count every DynamoDB operation any client in this process makes from now on."""
+        """Count every DynamoDB operation any client in this process makes from now on (into dynamodb_calls)."""
         self.dynamodb_calls.clear()
-        _COUNTERS.append(self.dynamodb_calls)
+        if self._counter is None:
+            self._counter = OperationCounter("dynamodb", self.dynamodb_calls)
+            add_observer(self._counter)
 
-
-_COUNTERS: list[Counter[str]] = []
-# (service, operation, predicate on the call's params) -> the call fails as AWS would fail it
-_FAULTS: list[tuple[str, str, Any]] = []
-
-
-def _count_call(model: Any, **_: Any) -> None:
-    for counter in _COUNTERS:
-        counter[model.name] += 1
-
-
-def _inject_fault(model: Any, params: dict[str, Any], **_: Any) -> None:
-    from botocore.exceptions import ClientError
-
-    service = model.service_model.endpoint_prefix
-    for fault_service, operation, predicate in list(_FAULTS):
-        if fault_service == service and operation == model.name and predicate(params):
-            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, model.name)
-
-
-@contextmanager
-def fault(service: str, operation: str, when: Any = lambda params: True) -> Iterator[None]:
-    """Every matching call by any client fails with a 500-class AWS error while the block runs."""
-    entry = (service, operation, when)
-    _FAULTS.append(entry)
-    try:
-        yield
-    finally:
-        _FAULTS.remove(entry)
-
-
-def install_call_counter() -> None:
-    """A botocore hook on every client: before-call.dynamodb.* counts the operation."""
-    import botocore.session
-
-    original = botocore.session.Session.create_client
-
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, *args, **kwargs)
-        client.meta.events.register("before-call.dynamodb.*", _count_call)
-        client.meta.events.register("before-call.*.*", _inject_fault)
-        return client
-
-    if not getattr(botocore.session.Session.create_client, "_counting", False):
-        create_client._counting = True  # type: ignore[attr-defined]
-        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-
-
-def reset_counters() -> None:
-    _COUNTERS.clear()
+    def close(self) -> None:
+        """Stop observing: the next test's calls are its own."""
+        if self._counter is not None:
+            remove_observer(self._counter)
+            self._counter = None
+        self.deliveries.uninstall()
 
 
 # ---------------------------------------------------------------------- signing (what senders do)
