@@ -9,11 +9,12 @@ import json
 import logging
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.deliveries import Deliveries
+from local.http_server import ThreadedHTTPServer
 from local.lambda_runtime import Invoke, api_gateway_event, handler_invoker, make_context
 from local.stack import Stack
 from local.template import Route, TemplateModel
@@ -25,7 +26,8 @@ _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"
 
 LocalResponse = tuple[int, Any]
 """A local-only helper's answer: (status, JSON-serialisable body)."""
-LocalHelper = Callable[[], LocalResponse]
+LocalHelper = Callable[[bytes], LocalResponse]
+"""A local-only helper: the request body -> its answer."""
 
 
 class _ReplyError(Exception):
@@ -64,8 +66,7 @@ class BridgeServer:
         self.routes = sorted(template_model.routes(), key=lambda r: r.path.count("{"))
         self.local_routes: dict[tuple[str, str], LocalHelper] = {}
         self.add_local_route("GET", "/_local/deliveries", self._deliveries)
-        self._httpd = ThreadingHTTPServer((host, port), _handler_class(self))
-        self._httpd.daemon_threads = True
+        self._httpd = ThreadedHTTPServer((host, port), _handler_class(self))
         self._thread: threading.Thread | None = None
 
     @property
@@ -94,7 +95,7 @@ class BridgeServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def _deliveries(self) -> LocalResponse:
+    def _deliveries(self, _body: bytes) -> LocalResponse:
         return 200, self.deliveries.all() if self.deliveries else []
 
     # ------------------------------------------------------------------ request handling
@@ -213,7 +214,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             helper = self.bridge.local_routes.get((method, raw_path))
             if helper is not None:
-                status, payload = helper()
+                status, payload = helper(self._read_body())
                 self._send(status, [("Content-Type", "application/json")], json.dumps(payload).encode())
                 return
             if any(path == raw_path for _, path in self.bridge.local_routes):

@@ -1,4 +1,10 @@
-"""DynamoDB Streams -> Lambda, locally: polls moto's streams and invokes functions like event source mappings."""
+"""DynamoDB Streams -> Lambda, locally: polls moto's streams and invokes functions like event source mappings.
+
+Each read takes a fresh iterator after the last sequence number it saw, on the table's current shard, in one
+step under MOTO_LOCK. moto rolls a cancelled TransactWriteItems back by swapping in a copy of the table taken
+before it, stream shard included: an iterator kept across passes would stay on the discarded shard, never see
+another record, and see the rolled-back writes as if they had happened.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +23,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from local.aws import ACCOUNT_ID, REGION
+from local.aws import ACCOUNT_ID, MOTO_LOCK, REGION
 from local.background import Poller
 from local.event_filter import record_matches
 from local.lambda_runtime import FakeLambdaContext, make_context
@@ -40,7 +47,9 @@ class FailedBatch:
 @dataclass
 class _Shard:
     shard_id: str
-    iterator: str | None
+    last_sequence: str | None = None  # the last record read; None: read from TRIM_HORIZON
+    closed: bool = False  # read to its end after a split (real DynamoDB; moto never closes a shard)
+    seen: weakref.ref[Any] | None = None  # moto's shard object last read, to notice (and log) a swap
     pending: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0  # consecutive failed invocations of the batch at the head of `pending`
 
@@ -117,12 +126,7 @@ class StreamPump(Poller):
         while True:
             description = self._streams.describe_stream(**kwargs)["StreamDescription"]
             for shard in description.get("Shards", []):
-                shard_id = shard["ShardId"]
-                if shard_id not in mapping.shards:
-                    iterator = self._streams.get_shard_iterator(
-                        StreamArn=mapping.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-                    )["ShardIterator"]
-                    mapping.shards[shard_id] = _Shard(shard_id, iterator)
+                mapping.shards.setdefault(shard["ShardId"], _Shard(shard["ShardId"]))
             last = description.get("LastEvaluatedShardId")
             if not last:
                 return
@@ -131,20 +135,48 @@ class StreamPump(Poller):
     def _fetch(self, mapping: _Mapping, shard: _Shard) -> int:
         """Read all available records of a shard into its pending list; filtered-out records are skipped."""
         fetched = 0
-        while shard.iterator is not None:
-            page = self._streams.get_records(ShardIterator=shard.iterator)
-            records = page.get("Records", [])
-            _forget_iterator(shard.iterator)
-            # None once a closed shard is read to its end.
-            shard.iterator = page.get("NextShardIterator")
+        while not shard.closed:
+            records = self._read_page(mapping, shard)
             if not records:
                 return fetched
             fetched += len(records)
+            shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
             for raw in records:
                 record = lambda_record(raw, mapping.stream_arn)
                 if record_matches(mapping.source.filter_patterns, record):
                     shard.pending.append(record)
         return fetched
+
+    def _read_page(self, mapping: _Mapping, shard: _Shard) -> list[dict[str, Any]]:
+        """The records after the last one read, from the shard the table has now."""
+        position: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
+        if shard.last_sequence is not None:
+            position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.last_sequence}
+        # One step: a rollback between taking the iterator and reading would leave it on the discarded shard.
+        with MOTO_LOCK:
+            iterator = self._streams.get_shard_iterator(
+                StreamArn=mapping.stream_arn, ShardId=shard.shard_id, **position
+            )["ShardIterator"]
+            page = self._streams.get_records(ShardIterator=iterator)
+            self._notice_replacement(mapping, shard)
+        _forget_iterator(iterator)
+        following = page.get("NextShardIterator")
+        _forget_iterator(following)
+        shard.closed = following is None  # a closed shard read to its end has no next iterator
+        return list(page.get("Records", []))
+
+    def _notice_replacement(self, mapping: _Mapping, shard: _Shard) -> None:
+        """Log when moto swapped the table (and its stream) since the last read: the rollback is visible here."""
+        current = _moto_stream_shard(mapping.stream_arn)
+        if current is None:
+            return
+        if shard.seen is not None and shard.seen() is not current:
+            log.info(
+                "stream %s was replaced (moto rolled back a cancelled transaction); reading on after sequence %s",
+                _table_name(mapping.stream_arn),
+                shard.last_sequence,
+            )
+        shard.seen = weakref.ref(current)
 
     # ------------------------------------------------------------------ delivering
     def _deliver(self, mapping: _Mapping, shard: _Shard) -> int:
@@ -284,17 +316,39 @@ def _on_failure_arn(stack: Stack, source: StreamSource) -> str | None:
     return None
 
 
+def _table_name(stream_arn: str) -> str:
+    """`arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>` -> `<name>`."""
+    return stream_arn.split(":", 5)[5].split("/")[1]
+
+
+def _moto_stream_shard(stream_arn: str) -> Any | None:
+    """moto's current shard object for a stream; None when moto is not in this process (server mode)."""
+    try:
+        from moto.dynamodb.models import dynamodb_backends
+
+        return dynamodb_backends[ACCOUNT_ID][REGION].tables[_table_name(stream_arn)].stream_shard
+    except (ImportError, AttributeError, KeyError, IndexError):
+        return None
+
+
 def _forget_iterator(iterator: str | None) -> None:
     """Drop a consumed iterator from moto's in-process backend.
 
-    moto stores every iterator it hands out and never expires them (AWS does after 15 minutes), so a pump
-    polling all day would grow without bound. Best effort: absent in server mode or another moto version.
+    moto stores every iterator it hands out and never expires them (AWS does after 15 minutes), and keeps every
+    model it creates in a class-wide list, so a pump polling all day would grow without bound. Best effort:
+    absent in server mode or another moto version.
     """
     if iterator is None:
         return
     try:
         from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-        dynamodbstreams_backends[ACCOUNT_ID][REGION].shard_iterators.pop(iterator, None)
+        shard_iterator = dynamodbstreams_backends[ACCOUNT_ID][REGION].shard_iterators.pop(iterator, None)
+        tracked: list[Any] = getattr(type(shard_iterator), "instances_tracked", []) if shard_iterator else []
     except (ImportError, AttributeError, KeyError):
         return
+    # Just created, so near the end of the list.
+    for index in range(len(tracked) - 1, max(-1, len(tracked) - 64), -1):
+        if tracked[index] is shard_iterator:
+            del tracked[index]
+            return

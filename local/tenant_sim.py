@@ -36,9 +36,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
+
+from local.http_server import ThreadedHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -385,9 +387,7 @@ def _message(status: int) -> str:
 # -- HTTP --------------------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(ThreadedHTTPServer):
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], simulator: TenantSimulator
     ) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
+from bridge.finaliser import completion_message
 from bridge.models.starts import Attempt, Outcome, StartPath, StartTarget
-from bridge.storage.attempts import AttemptTable, attempt_to_json
+from bridge.storage.attempts import AttemptTable
 from local.aws import ACCOUNT_ID, REGION
 from local.event_sources import ScheduleTicker, SqsPump, schedule_period
 from local.lambda_runtime import FakeLambdaContext, handler_invoker
@@ -59,7 +60,7 @@ def pending_attempt(bridge: Bridge, attempt_id: str, age: timedelta = timedelta(
 
 def deferred_completion(attempt: Attempt) -> str:
     """The message the starts function queues when it cannot record a result."""
-    return attempt_to_json(attempt.completed(outcome=Outcome.STARTED, session_id="77", tenant_status=201))
+    return completion_message(attempt.completed(outcome=Outcome.STARTED, session_id="77", tenant_status=201))
 
 
 def queue_counts(sqs: Any, url: str) -> tuple[int, int]:
@@ -171,8 +172,8 @@ def test_the_pump_thread_delivers_what_arrives(bridge: Bridge, recorder: Recorde
 
 
 def test_a_tick_sweeps_a_stuck_attempt_with_a_scheduled_event(bridge: Bridge, recorder: Recorder) -> None:
-    # Given an attempt stuck for two minutes and a fresh one
-    pending_attempt(bridge, "stuck-1", age=timedelta(minutes=2))
+    # Given an attempt stuck past STUCK_AFTER_SECONDS (180) and a fresh one
+    pending_attempt(bridge, "stuck-1", age=timedelta(minutes=5))
     pending_attempt(bridge, "fresh-1")
 
     # When the schedule ticks

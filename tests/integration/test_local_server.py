@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import http.client
 import json
 import threading
@@ -22,7 +23,7 @@ from local.lambda_runtime import FakeLambdaContext, api_gateway_event, apply_env
 from local.server import MAX_BODY_BYTES, BridgeServer
 from local.stack import Stack
 from local.streams import StreamPump
-from local.template import StreamSource
+from local.template import StreamSource, TemplateModel
 
 API_KEY = "test-local-key"
 LISTING = "/public-api/resources/security-events/v2.0"
@@ -327,11 +328,11 @@ def _put(stack: Stack, sk: int, kind: str = "securityEvent") -> None:
     )
 
 
-def _pump(stack: Stack, recorder: Recorder) -> StreamPump:
+def _pump(stack: Stack, recorder: Recorder, template_model: TemplateModel | None = None) -> StreamPump:
     """A pump past every record earlier tests wrote (as if started at LATEST); `recorder` sees the rest."""
     answer = recorder.answer
     recorder.answer = lambda _fn, _event: None
-    pump = StreamPump(stack, stack.template, recorder)
+    pump = StreamPump(stack, template_model or stack.template, recorder)
     pump.drain()
     recorder.answer = answer
     recorder.calls.clear()
@@ -388,14 +389,24 @@ def test_pump_retries_from_first_failed_record(stack: Stack) -> None:
     assert pump.failed == []
 
 
+def _with_max_retries(stack: Stack, function: str, retries: int) -> TemplateModel:
+    """The template with one function's stream retries capped (the relay's own retry without limit)."""
+    raw = copy.deepcopy(stack.template.raw)
+    for event in raw["Resources"][function]["Properties"]["Events"].values():
+        if event["Type"] == "DynamoDB":
+            event["Properties"]["MaximumRetryAttempts"] = retries
+    return TemplateModel(raw)
+
+
 def test_pump_gives_up_after_max_retries_and_reports(stack: Stack) -> None:
-    source = _source(stack)
+    template_model = _with_max_retries(stack, _source(stack).function, 2)
+    source = next(s for s in template_model.stream_sources() if s.table == "SecurityEventsTable")
 
     def boom(_fn: str, _event: dict[str, Any]) -> Any:
         raise RuntimeError("handler down")
 
     recorder = Recorder(answer=boom)
-    pump = _pump(stack, recorder)
+    pump = _pump(stack, recorder, template_model)
     _put(stack, 1)
     assert pump.drain() == 0
     assert len(_records(recorder, source.function)) == source.max_retries + 1
