@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.models.notifications import Delivery, NotificationStatus
+from bridge.errors import MalformedJson
+from bridge.models.notifications import MAX_KIND_LENGTH, Delivery, NotificationStatus
 from bridge.models.sessions import SESSION_NOTIFICATIONS
 from bridge.security_events import SecurityEventStore, ingest_security_notification, record_only
 from bridge.sessions import SessionStore, apply_notification, session_from_notification
@@ -29,14 +30,17 @@ class NotificationOutcome:
 
 
 def classify(body: bytes) -> tuple[str | None, str | None]:
-    """The notification's kind, or why there is none."""
+    """The notification's kind, or why there is none (the body is then kept as `unknown`)."""
     try:
         document = parse_json(body)
-    except Exception:
-        return None, "body is not JSON"
-    if not isinstance(document, dict) or not isinstance(document.get("notification"), str):
+    except MalformedJson as exc:
+        return None, f"body is not JSON ({exc.message})"
+    kind = document.get("notification") if isinstance(document, dict) else None
+    if not isinstance(kind, str):
         return None, "no notification field"
-    return str(document["notification"]), None
+    if not 0 < len(kind) <= MAX_KIND_LENGTH or not kind.isprintable():
+        return None, "the notification field is not a notification type name"
+    return kind, None
 
 
 def ingest(delivery: Delivery, events: SecurityEventStore, sessions: SessionStore) -> NotificationOutcome:

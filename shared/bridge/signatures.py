@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from bridge.errors import Unauthenticated
+from bridge.ids import decimal
 
 MAX_SIGNATURES = 10  # several secrets in rotation, never an unbounded list to try
 
@@ -33,10 +34,11 @@ def verify_standard_webhook(
     signature_header = headers.get("webhook-signature", "")
     if not (msg_id and timestamp and signature_header):
         raise Unauthenticated("Missing webhook signature headers.")
-    if not timestamp.isdigit() or len(timestamp) > 11:
+    seconds = decimal(timestamp)  # ASCII digits only: the signed content is written in them
+    if seconds is None or len(timestamp) > 11:
         raise Unauthenticated("Invalid webhook timestamp.")
     try:
-        sent_at = datetime.fromtimestamp(int(timestamp), tz=UTC)
+        sent_at = datetime.fromtimestamp(seconds, tz=UTC)
     except (ValueError, OverflowError, OSError) as exc:
         raise Unauthenticated("Invalid webhook timestamp.") from exc
     if abs((now - sent_at).total_seconds()) > tolerance_seconds:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator
+
+from bridge.ids import decimal
 
 _ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|z|[+-]\d{2}:?\d{2})$")
 
@@ -26,9 +28,12 @@ IsoInstant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
 
 
 def _decimal_digits(value: Any) -> Any:
-    # Lax int parsing would take "1.0" and "+1" from a query string: junk in a filter is a 422.
-    if isinstance(value, str) and not value.isdigit():
-        raise ValueError("must be a whole number")
+    # Lax int parsing would take "1.0", "+1" and "١٢" from a query string: junk in a filter is a 422.
+    if isinstance(value, str):
+        number = decimal(value)
+        if number is None:
+            raise ValueError("must be a whole number in ASCII digits")
+        return number
     return value
 
 
@@ -36,12 +41,6 @@ DigitsInt = Annotated[int, BeforeValidator(_decimal_digits)]
 
 
 def iso_instant(moment: datetime) -> str:
-    """UTC ISO-8601 with milliseconds and Z: the form every time the bridge stores or serves takes."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def ceil_ms(moment: datetime) -> datetime:
-    """Rounded up to the millisecond: the first stored time not before `moment`."""
-    if moment.microsecond % 1000 == 0:
-        return moment
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000) + timedelta(milliseconds=1)
+    """UTC ISO-8601 with six fractional digits and Z: the form every time the bridge stores or serves takes."""
+    # Always six digits, so stored times sort as strings; AMPECO writes microseconds and we keep them.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -8,6 +8,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 RETENTION = timedelta(days=30)  # AMPECO redeliveries are deduplicated this long
+MAX_KIND_LENGTH = 100  # longer than any AMPECO notification type name; a longer one is not a type
+MAX_REASON_LENGTH = 500  # why a delivery was quarantined, for an operator
+MAX_HEADER_LENGTH = 256  # X-Timestamp and X-Tenant, kept as sent up to this
 
 
 class NotificationStatus(StrEnum):

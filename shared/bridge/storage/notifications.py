@@ -1,11 +1,14 @@
-"""Notification records: one item per AMPECO delivery in the events table, the delivery's dedup mark."""
+"""Notification records: one item per AMPECO delivery in the events table, the delivery's dedup mark.
+
+Whatever a signed delivery holds, its item is writable: only the body is stored as sent.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bridge.models.common import iso_instant
-from bridge.models.notifications import NotificationRecord
+from bridge.models.notifications import MAX_HEADER_LENGTH, MAX_KIND_LENGTH, MAX_REASON_LENGTH, NotificationRecord
 
 NOTIFICATION_PREFIX = "NOTIF#"
 
@@ -21,13 +24,23 @@ def notification_item(record: NotificationRecord) -> dict[str, Any]:
         "pk": {"S": NOTIFICATION_PREFIX + record.fingerprint},
         "sk": {"N": "0"},
         "kind": {"S": "notification"},
-        "notification": {"S": record.notification},
+        "notification": {"S": _bounded(record.notification, MAX_KIND_LENGTH)},
         "status": {"S": record.status.value},
         "receivedAt": {"S": iso_instant(record.received_at)},
         "body": {"S": record.body},
         "bodyEncoding": {"S": record.body_encoding},
         "expiresAt": {"N": str(record.expires_at)},
     }
-    optional = {"reason": record.reason, "signedAt": record.signed_at, "tenant": record.tenant}
+    optional = {
+        "reason": _bounded(record.reason, MAX_REASON_LENGTH),
+        "signedAt": _bounded(record.signed_at, MAX_HEADER_LENGTH),
+        "tenant": _bounded(record.tenant, MAX_HEADER_LENGTH),
+    }
     item.update({name: {"S": value} for name, value in optional.items() if value})
     return item
+
+
+def _bounded(text: str | None, limit: int) -> str:
+    # Only the body may be large (256 KiB, 342 KiB as base64): the item stays under DynamoDB's 400 KB, and
+    # writable (a lone surrogate has no UTF-8 form).
+    return (text or "")[:limit].encode("utf-8", errors="replace").decode("utf-8")
