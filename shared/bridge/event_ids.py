@@ -1,8 +1,9 @@
 """Security-event ids: JSON-safe integers, ordered by occurrence time, derived from the dedup key.
 
 id = epoch milliseconds x 2048 + slot. Ordering ids orders events by time, so a time range is a key
-range; the slot comes from a hash of the event's dedup key, so a redelivery lands on the same id and the
-event's own conditional put is the dedup check. When another event already holds the slot, the next
+range of whole milliseconds (the listing drops what falls outside its microsecond bounds); the slot comes
+from a hash of the event's dedup key, so a redelivery lands on the same id and the event's own
+conditional put is the dedup check. When another event already holds the slot, the next
 slot of the same millisecond is probed, so the probe sequence, and the id, is the same every time.
 """
 
@@ -25,12 +26,6 @@ def epoch_ms(moment: datetime) -> int:
     """Whole milliseconds since the epoch (floor)."""
     delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
     return delta // _ONE_MS
-
-
-def epoch_ms_ceil(moment: datetime) -> int:
-    """Milliseconds since the epoch, rounded up: the first stored millisecond not before `moment`."""
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return -(-delta // _ONE_MS)
 
 
 def in_id_range(moment: datetime) -> bool:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from pydantic import ValidationError
 
 from bridge import event_ids
 from bridge.errors import InvalidInput, StorageUnavailable
+from bridge.ids import parse_id
 from bridge.models.notifications import Delivery, NotificationRecord, NotificationStatus
 from bridge.models.security_events import (
     Channel,
@@ -60,6 +61,7 @@ class _Draft:
         return SecurityEvent(
             id=event_id,
             # A redelivery has the same key and time; a changed one under the same id is another message.
+            # Whole milliseconds, as ever: the eventIds of events stored before microseconds were kept stay.
             event_id=event_ids.message_id(f"{self.dedup_key}@{event_ids.epoch_ms(self.occurred_at)}"),
             charge_point=self.charge_point,
             type=self.type,
@@ -73,14 +75,18 @@ class _Draft:
 
 # ---------------------------------------------------------------------- direct pushes
 def parse_charge_point(raw: str) -> int:
-    """A charge point id from a path: a positive integer below 2**53."""
-    if not raw.isdigit() or len(raw) > 16 or not 0 < int(raw) < 2**53:
+    """A charge point id from a path: a positive integer below 2**53, in canonical ASCII decimal."""
+    charge_point = parse_id(raw)
+    if charge_point is None:
         raise InvalidInput(INVALID, errors={"chargePoint": ["The chargePoint must be a positive integer."]})
-    return int(raw)
+    return charge_point
 
 
 def parse_push(body: bytes) -> tuple[list[PushedSecurityEvent], bool]:
-    """One event or `{"events": [...]}` (then the flag is true); any invalid event fails the push."""
+    """One event or `{"events": [...]}` (then the flag is true); any invalid event fails the push.
+
+    Strict JSON first (400), then the models on the same bytes, so JSON types are kept exactly.
+    """
     document = parse_json(body)
     try:
         if isinstance(document, dict) and "events" in document:
@@ -107,7 +113,7 @@ def ingest_push(store: SecurityEventStore, charge_point: int, webhook_id: str, b
             charge_point=charge_point,
             type=event.type.value,
             tech_info=event.techInfo,
-            occurred_at=_to_ms(event.timestamp),
+            occurred_at=event.timestamp,  # UTC, to the microsecond, as sent
             critical=True,  # a charge point pushes only the critical types
             channel=Channel.PUSH,
             dedup_key=f"push:{charge_point}:{webhook_id}:{index}",
@@ -146,7 +152,7 @@ def _security_event_from(delivery: Delivery) -> tuple[_Draft | None, str | None]
             charge_point=notification.chargePointId,
             type=notification.type,
             tech_info=notification.techInfo or "",
-            occurred_at=_to_ms(notification.timestamp),
+            occurred_at=notification.timestamp,
             critical=notification.critical,
             channel=Channel.AMPECO,
             dedup_key=f"ampeco:{delivery.fingerprint}",
@@ -198,26 +204,35 @@ def _distinct(ids: list[int], probes: list[Iterator[int]]) -> list[int]:
     return ids
 
 
-def _to_ms(moment: datetime) -> datetime:
-    utc = moment.astimezone(UTC)
-    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
-
-
 # ---------------------------------------------------------------------- reads
 def read_event(store: SecurityEventStore, raw_id: str) -> SecurityEvent | None:
-    """A listed event by its id; junk ids simply do not exist."""
-    if not raw_id.isdigit() or len(raw_id) > 16:
-        return None
-    return store.get(int(raw_id))
+    """A listed event by its id; junk ids (fullwidth digits, `012`) simply do not exist."""
+    event_id = parse_id(raw_id)
+    return None if event_id is None else store.get(event_id)
+
+
+@dataclass(frozen=True)
+class EventListing:
+    """A listing's conditions: the key range, in whole milliseconds, and the exact inclusive time bounds."""
+
+    key: EventQuery
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def admits(self, event: SecurityEvent) -> bool:
+        """Whether the event is inside the bounds (the key range also holds the rest of the bounds' milliseconds)."""
+        return (self.since is None or event.occurred_at >= self.since) and (
+            self.until is None or event.occurred_at <= self.until
+        )
 
 
 def event_query(
     event_type: str | None, charge_point: int | None, since: datetime | None, until: datetime | None
-) -> EventQuery:
-    """The key condition for a listing: both time bounds inclusive, mapped onto the time-ordered ids."""
-    lowest = event_ids.lowest_id(max(0, event_ids.epoch_ms_ceil(since))) if since else 0
+) -> EventListing:
+    """The key condition for a listing and its bounds: ids are per millisecond, so the bounds' own are taken whole."""
+    lowest = event_ids.lowest_id(max(0, event_ids.epoch_ms(since))) if since else 0
     highest = event_ids.highest_id(min(event_ids.MAX_EPOCH_MS, event_ids.epoch_ms(until))) if until else 2**53 - 1
-    return EventQuery(event_type, charge_point, lowest, highest)
+    return EventListing(EventQuery(event_type, charge_point, lowest, highest), since, until)
 
 
 @dataclass(frozen=True)
@@ -228,12 +243,22 @@ class Page:
     continue_below: int | None
 
 
-def list_events(store: SecurityEventStore, query: EventQuery, per_page: int, below: int | None = None) -> Page:
-    """Newest first; reads one item past the page to know whether another page exists."""
+def list_events(store: SecurityEventStore, listing: EventListing, per_page: int, below: int | None = None) -> Page:
+    """Newest first; reads one item past the page to know whether another page exists.
+
+    Items of the bounds' milliseconds that fall outside the bounds are dropped here, and reading goes on
+    below them until the page is full or the range is exhausted.
+    """
+    query = listing.key
     highest = query.highest_id if below is None else min(query.highest_id, below - 1)
-    if highest < query.lowest_id:
-        return Page([], None)
-    bounded = EventQuery(query.type, query.charge_point, query.lowest_id, highest)
-    found = store.query(bounded, per_page + 1)
-    items = found[:per_page]
-    return Page(items, items[-1].id if len(found) > per_page else None)
+    wanted = per_page + 1
+    kept: list[SecurityEvent] = []
+    while highest >= query.lowest_id and len(kept) < wanted:
+        limit = wanted - len(kept)
+        found = store.query(replace(query, highest_id=highest), limit)
+        kept += [event for event in found if listing.admits(event)]
+        if len(found) < limit:
+            break
+        highest = found[-1].id - 1
+    items = kept[:per_page]
+    return Page(items, items[-1].id if len(kept) > per_page else None)

@@ -1,8 +1,10 @@
 """Sessions from the tenant's notifications, and the AMPECO session listing. No boto3, no event shapes.
 
-Deliveries come late, twice and out of order. A notification changes the session only when it is not
-older than what is stored (`lastUpdatedAt`; when equal or absent, the later arrival wins), and the
-write is conditional on the version it was computed from, so concurrent deliveries cannot interleave.
+Deliveries come late, twice and out of order. Every notification has an ordering instant (its
+`lastUpdatedAt`, else the latest instant it states) and the stored session keeps the instant of the newest
+one applied, which therefore never goes backwards and is never empty. A notification changes the session
+only when its instant is not before the stored one (on a tie the later arrival wins), and the write is
+conditional on the version it was computed from, so concurrent deliveries cannot interleave.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bridge.models.security_events import InsertConflict
 from bridge.models.sessions import (
     SESSION_FIELDS,
     Session,
+    SessionNotification,
     SessionStartStopNotification,
     SessionUpdateNotification,
 )
@@ -52,8 +55,9 @@ class SessionChange:
     session_id: str | None
 
 
-def session_from_notification(body: bytes, kind: str) -> tuple[Any, str | None]:
+def session_from_notification(body: bytes, kind: str) -> tuple[SessionNotification | None, str | None]:
     """The validated notification, or the reason it cannot be used (wrong types are not coerced)."""
+    model: type[SessionNotification]
     model = SessionUpdateNotification if kind == "SessionUpdateNotification" else SessionStartStopNotification
     try:
         return model.model_validate_json(body), None
@@ -62,15 +66,17 @@ def session_from_notification(body: bytes, kind: str) -> tuple[Any, str | None]:
         return None, "invalid fields: " + ", ".join(fields)
 
 
-def apply_notification(store: SessionStore, notification: Any, record: NotificationRecord) -> SessionChange:
+def apply_notification(
+    store: SessionStore, notification: SessionNotification, record: NotificationRecord
+) -> SessionChange:
     """Fold one session notification into the stored session, at most once per delivery."""
     session_id = normalise_session_id(
         notification.session.id if isinstance(notification, SessionUpdateNotification) else notification.sessionId
     )
+    incoming_at = ordering_instant(notification)
     for _ in range(MAX_ATTEMPTS):
         current = store.get(session_id)
-        incoming_at = _last_updated(notification)
-        if current and is_older(incoming_at, current.last_updated_at):
+        if current and is_older(incoming_at, current.ordered_at):
             ignored = replace(record, reason="older than the stored session; not applied")
             try:
                 store.save(None, None, ignored)
@@ -88,40 +94,70 @@ def apply_notification(store: SessionStore, notification: Any, record: Notificat
     raise StorageUnavailable("The session is changing too fast, retry shortly.", retry_after=1)
 
 
-def is_older(incoming: datetime | None, stored: datetime | None) -> bool:
-    """Only a notification that is provably older loses; equal or unknown times let the later arrival win."""
-    return incoming is not None and stored is not None and incoming < stored
-
-
-def _last_updated(notification: Any) -> datetime | None:
-    if isinstance(notification, SessionUpdateNotification):
-        return notification.session.lastUpdatedAt
-    return notification.lastUpdatedAt  # type: ignore[no-any-return]
-
-
-def merge(current: Session | None, notification: Any, session_id: str) -> Session:
-    """The session after this notification."""
+def ordering_instant(notification: SessionNotification) -> datetime:
+    """When the notification says the session last changed: `lastUpdatedAt`, else the latest instant it states."""
+    stated: tuple[datetime | None, ...]
     if isinstance(notification, SessionUpdateNotification):
         notified = notification.session
-        raw = notification.session.model_dump(mode="json", exclude_unset=True)
-        document = {k: v for k, v in raw.items() if k in SESSION_FIELDS}
-        document["id"] = session_id
-        # AMPECO omits randomisedDelay when no delay applied.
-        document["randomisedDelay"] = notified.randomisedDelay or 0
-        document["startedAt"] = iso_instant(notified.startedAt)
-        if notified.lastUpdatedAt:
-            document["lastUpdatedAt"] = iso_instant(notified.lastUpdatedAt)
-        return Session(
-            id=session_id,
-            document=document,
-            charge_point=notified.chargePointId,
-            evse=notified.evseId,
-            status=notified.status,
-            started_at=notified.startedAt.astimezone(UTC),
-            id_tag=notified.idTag,
-            last_updated_at=notified.lastUpdatedAt,
-            version=current.version + 1 if current else 1,
-        )
+        if notified.lastUpdatedAt is not None:
+            return notified.lastUpdatedAt
+        stated = (notified.startedAt, notified.stoppedAt, notified.paymentStatusUpdatedAt)
+    else:
+        if notification.lastUpdatedAt is not None:
+            return notification.lastUpdatedAt
+        stated = (notification.startedAtTimestamp, notification.stoppedAtTimestamp)
+    return max(moment for moment in stated if moment is not None)  # startedAt is always there
+
+
+def is_older(incoming: datetime, stored: datetime) -> bool:
+    """Only a notification whose instant is before the stored one loses; a tie lets the later arrival win."""
+    return incoming < stored
+
+
+def merge(current: Session | None, notification: SessionNotification, session_id: str) -> Session:
+    """The session after this notification (which is not older than `current`)."""
+    incoming_at = ordering_instant(notification)
+    # The newer of the two instants, so the stored one can never go backwards.
+    ordered_at = max(incoming_at, current.ordered_at) if current else incoming_at
+    version = current.version + 1 if current else 1
+    if isinstance(notification, SessionUpdateNotification):
+        return _from_update(notification, session_id, ordered_at, version)
+    return _from_start_stop(current, notification, session_id, ordered_at, version)
+
+
+def _from_update(
+    notification: SessionUpdateNotification, session_id: str, ordered_at: datetime, version: int
+) -> Session:
+    notified = notification.session
+    raw = notified.model_dump(mode="json", exclude_unset=True)
+    document = {k: v for k, v in raw.items() if k in SESSION_FIELDS}
+    document["id"] = session_id
+    # AMPECO omits randomisedDelay when no delay applied.
+    document["randomisedDelay"] = notified.randomisedDelay or 0
+    for name in ("startedAt", "stoppedAt", "paymentStatusUpdatedAt", "lastUpdatedAt"):
+        moment = getattr(notified, name)
+        if moment is not None:
+            document[name] = iso_instant(moment)
+    return Session(
+        id=session_id,
+        document=document,
+        charge_point=notified.chargePointId,
+        evse=notified.evseId,
+        status=notified.status,
+        started_at=notified.startedAt.astimezone(UTC),
+        id_tag=notified.idTag,
+        ordered_at=ordered_at,
+        version=version,
+    )
+
+
+def _from_start_stop(
+    current: Session | None,
+    notification: SessionStartStopNotification,
+    session_id: str,
+    ordered_at: datetime,
+    version: int,
+) -> Session:
     document = dict(current.document) if current else _skeleton(session_id)
     stop = notification.action == "stop" or (notification.action is None and notification.stoppedAtTimestamp)
     document.update(
@@ -149,8 +185,8 @@ def merge(current: Session | None, notification: Any, session_id: str) -> Sessio
         status=str(document["status"]),
         started_at=notification.startedAtTimestamp.astimezone(UTC),
         id_tag=document.get("idTag"),
-        last_updated_at=notification.lastUpdatedAt or (current.last_updated_at if current else None),
-        version=current.version + 1 if current else 1,
+        ordered_at=ordered_at,
+        version=version,
     )
 
 

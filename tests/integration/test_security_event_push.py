@@ -21,7 +21,7 @@ def stored_events(bridge: Bridge) -> list[dict]:
 
 def test_signed_push_is_stored_listed_and_relayed_to_the_critical_queue(bridge: Bridge) -> None:
     # Given a signed push of one event
-    answer = bridge.push(17, security_event("TamperDetectionActivated", "2026-11-25T10:00:00.123+01:00", "lid open"))
+    answer = bridge.push(17, security_event("TamperDetectionActivated", "2026-11-25T10:00:00.123456+01:00", "lid open"))
 
     # Then it is accepted and listed in AMPECO's shape
     assert answer.status == 202
@@ -35,7 +35,7 @@ def test_signed_push_is_stored_listed_and_relayed_to_the_critical_queue(bridge: 
             "chargePoint": 17,
             "type": "TamperDetectionActivated",
             "techInfo": "lid open",
-            "timestamp": "2026-11-25T09:00:00.123Z",
+            "timestamp": "2026-11-25T09:00:00.123456Z",
         }
     ]
 
@@ -44,7 +44,7 @@ def test_signed_push_is_stored_listed_and_relayed_to_the_critical_queue(bridge: 
     [message] = bridge.queue_messages("CriticalSecurityEventsQueue")
     body = json.loads(message["Body"])
     assert body["eventType"] == "security.event"
-    assert body["occurredAt"] == "2026-11-25T09:00:00.123Z"
+    assert body["occurredAt"] == "2026-11-25T09:00:00.123456Z"
     assert body["data"]["id"] == event_id
     attributes = {k: (v["DataType"], v["StringValue"]) for k, v in message["MessageAttributes"].items()}
     assert attributes == {

@@ -86,7 +86,7 @@ def test_start_stop_notifications_create_a_session_and_never_touch_the_delay(bri
     assert (final["status"], final["randomisedDelay"], final["stoppedAt"]) == (
         "finished",
         120,
-        "2025-11-24T19:00:00.000Z",
+        "2025-11-24T19:00:00.000000Z",
     )
 
 

@@ -31,9 +31,12 @@ def test_range_limits() -> None:
     assert not event_ids.in_id_range(datetime(2100, 1, 1, tzinfo=UTC))
 
 
-def test_ceil_rounds_sub_millisecond_bounds_up() -> None:
-    moment = datetime(2026, 11, 25, 10, 0, 0, 100500, tzinfo=UTC)
-    assert event_ids.epoch_ms_ceil(moment) == event_ids.epoch_ms(moment) + 1
+def test_microseconds_do_not_move_an_event_out_of_its_millisecond() -> None:
+    # Ids and eventIds were derived from millisecond-rounded times: kept times must give the same ones.
+    kept = datetime(2026, 11, 25, 10, 0, 0, 100999, tzinfo=UTC)
+    rounded = kept.replace(microsecond=100000)
+    assert event_ids.epoch_ms(kept) == event_ids.epoch_ms(rounded)
+    assert list(event_ids.candidate_ids(kept, "k")) == list(event_ids.candidate_ids(rounded, "k"))
 
 
 def test_message_ids_are_stable_and_distinct() -> None:

@@ -75,7 +75,7 @@ class SecurityEvent:
     charge_point: int
     type: str
     tech_info: str
-    occurred_at: datetime  # UTC, millisecond precision
+    occurred_at: datetime  # UTC, to the microsecond as the sender gave it
     critical: bool
     channel: Channel
     dedup_key: str

@@ -77,6 +77,8 @@ class NotifiedSession(BaseModel):
     evseId: StrictInt  # noqa: N815
     status: SessionStatus
     startedAt: IsoInstant  # noqa: N815
+    stoppedAt: IsoInstant | None = None  # noqa: N815
+    paymentStatusUpdatedAt: IsoInstant | None = None  # noqa: N815
     idTag: StrictStr | None = None  # noqa: N815
     lastUpdatedAt: IsoInstant | None = None  # noqa: N815
     randomisedDelay: Annotated[StrictInt, Field(ge=0)] | None = None  # noqa: N815
@@ -112,6 +114,8 @@ class SessionStartStopNotification(BaseModel):
     externalAppData: dict[str, Any] | None = None  # noqa: N815
 
 
+SessionNotification = SessionUpdateNotification | SessionStartStopNotification
+
 SESSION_NOTIFICATIONS = frozenset(
     {"SessionUpdateNotification", "session.start.stop.notification", "SessionStartStopNotification"}
 )
@@ -119,7 +123,11 @@ SESSION_NOTIFICATIONS = frozenset(
 
 @dataclass(frozen=True)
 class Session:
-    """A session as stored: AMPECO's fields, plus the keys the listing needs and an optimistic version."""
+    """A session as stored: AMPECO's fields, the keys the listing needs, its ordering instant and a version.
+
+    `ordered_at` is the instant of the newest notification applied (see `bridge.sessions.ordering_instant`):
+    never empty, never moved backwards.
+    """
 
     id: str
     document: dict[str, Any]  # AMPECO's Session fields, id a string, randomisedDelay an integer
@@ -128,5 +136,5 @@ class Session:
     status: str
     started_at: datetime
     id_tag: str | None
-    last_updated_at: datetime | None
+    ordered_at: datetime
     version: int = 0

@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bridge.errors import StorageUnavailable
+from bridge import event_ids
 from bridge.models.common import iso_instant
 from bridge.models.notifications import NotificationRecord
 from bridge.models.security_events import Channel, EventQuery, InsertConflict, SecurityEvent
-from bridge.storage.dynamo import Table, error_code, storage_errors
+from bridge.storage.dynamo import Table, TransactionCancelled, error_code, query_items, storage_errors, transact_write
 from bridge.storage.notifications import NOTIFICATION_PREFIX, notification_put
 
 LISTED = "SE"
@@ -56,17 +56,10 @@ class SecurityEventTable(Table):
             raise InsertConflict(duplicate=False, taken={0: _dedup_key_of(exc.response.get("Item"))}) from exc
 
     def _put_all(self, puts: list[dict[str, Any]], has_notification: bool) -> None:
-        from botocore.exceptions import ClientError
-
         try:
-            self.client.transact_write_items(TransactItems=[{"Put": p} for p in puts])
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            reasons = exc.response.get("CancellationReasons", [])
-            failed = {i: r for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
-            if not failed:
-                raise StorageUnavailable("Storage is busy, retry shortly.", retry_after=1) from exc
+            transact_write(self.client, [{"Put": p} for p in puts])
+        except TransactionCancelled as exc:
+            failed = exc.failed_conditions()
             offset = 1 if has_notification else 0
             if has_notification and 0 in failed:
                 raise InsertConflict(duplicate=True) from exc
@@ -109,16 +102,54 @@ class SecurityEventTable(Table):
         }
         if index:
             request["IndexName"] = index
-        items: list[dict[str, Any]] = []
-        with storage_errors():
-            # A Query stops at 1 MB: continue until `limit` items or the end of the range.
-            while len(items) < limit:
-                page = self.client.query(**request, Limit=limit - len(items))
-                items += page.get("Items", [])
-                if "LastEvaluatedKey" not in page:
-                    break
-                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = query_items(self.client, request, limit)
         return [event_from_item(item) for item in items]
+
+    def in_window(
+        self, since: datetime, until: datetime, charge_point: int | None, event_type: str | None, limit: int
+    ) -> list[SecurityEvent]:
+        """Stored events that occurred in [since, until], newest first, whole (for a replay).
+
+        Without filters, listed and unlisted events; a charge point or type narrows it to listed events, found
+        through their index and then read whole (the indexes hold only the listing's attributes).
+        """
+        lowest = event_ids.lowest_id(max(0, event_ids.epoch_ms(since)))
+        highest = event_ids.highest_id(min(event_ids.MAX_EPOCH_MS, event_ids.epoch_ms(until)))
+        if charge_point is None and event_type is None:
+            items = self._partition(LISTED, lowest, highest, limit) + self._partition(UNLISTED, lowest, highest, limit)
+            events = sorted((event_from_item(i) for i in items), key=lambda e: e.id, reverse=True)
+        else:
+            keys = self.query(EventQuery(event_type, charge_point, lowest, highest), limit)
+            events = self._whole([e.id for e in keys])
+        return [e for e in events if since <= e.occurred_at <= until][:limit]
+
+    def _partition(self, partition: str, lowest: int, highest: int, limit: int) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :p AND sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":p": {"S": partition},
+                ":lo": {"N": str(lowest)},
+                ":hi": {"N": str(highest)},
+            },
+            "ScanIndexForward": False,
+        }
+        return query_items(self.client, request, limit)
+
+    def _whole(self, ids: list[int]) -> list[SecurityEvent]:
+        """Listed events by id, whole, in the order given (BatchGetItem takes 100 keys a call)."""
+        found: dict[int, SecurityEvent] = {}
+        with storage_errors():
+            for start in range(0, len(ids), 100):
+                keys = [{"pk": {"S": LISTED}, "sk": {"N": str(i)}} for i in ids[start : start + 100]]
+                request: dict[str, Any] = {self._table: {"Keys": keys}}
+                while request:
+                    answer = self.client.batch_get_item(RequestItems=request)
+                    for item in answer.get("Responses", {}).get(self._table, []):
+                        event = event_from_item(item)
+                        found[event.id] = event
+                    request = answer.get("UnprocessedKeys") or {}
+        return [found[i] for i in ids if i in found]
 
     def notification(self, fingerprint: str) -> dict[str, Any] | None:
         """A notification record as stored (operators and tests)."""

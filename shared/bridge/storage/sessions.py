@@ -1,7 +1,7 @@
 """The sessions table and its listing indexes.
 
 Each index serves one filter (all sessions, chargePointId, evseId, status, idTag) sorted by
-`startedKey` = startedAt (ms, UTC) + "#" + zero-padded id, so "newest first, then id descending" is the
+`startedKey` = startedAt (UTC, microseconds) + "#" + zero-padded id, so "newest first, then id descending" is the
 index order and a started-at window is a key range. Further filters narrow that Query.
 """
 
@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bridge.errors import StorageUnavailable
 from bridge.models.common import iso_instant
 from bridge.models.notifications import NotificationRecord
 from bridge.models.security_events import InsertConflict
 from bridge.models.sessions import Session
 from bridge.sessions import VersionConflict, document_json
-from bridge.storage.dynamo import Table, error_code, storage_errors
+from bridge.storage.dynamo import Table, TransactionCancelled, error_code, storage_errors, transact_write
 from bridge.storage.notifications import notification_put
 
 ALL_SESSIONS = "SESSIONS"
+MAX_INDEXED_ID_TAG = 255  # filter[idTag]'s own limit
 # filter name -> (index, partition attribute, attribute type); the first present filter picks the index.
 INDEXES = {
     "idTag": ("byIdTag", "idTag", "S"),
@@ -75,16 +75,12 @@ class SessionTable(Table):
                 session_put["ConditionExpression"] = "version = :v"
                 session_put["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
             try:
-                self.client.transact_write_items(TransactItems=[{"Put": record_put}, {"Put": session_put}])
-            except ClientError as exc:
-                if error_code(exc) != "TransactionCanceledException":
-                    raise
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
+                transact_write(self.client, [{"Put": record_put}, {"Put": session_put}])
+            except TransactionCancelled as exc:
+                failed = exc.failed_conditions()
+                if 0 in failed:
                     raise InsertConflict(duplicate=True) from exc
-                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                    raise VersionConflict(session.id) from exc
-                raise StorageUnavailable("Storage is busy, retry shortly.", retry_after=1) from exc
+                raise VersionConflict(session.id) from exc
 
     def query(self, query: SessionQuery, per_page: int) -> tuple[list[Session], tuple[str, str] | None]:
         """Up to `per_page` sessions newest first, and the keys to continue after (None on the last page)."""
@@ -139,7 +135,7 @@ def _access_path(filters: dict[str, str | int]) -> tuple[str, str, dict[str, str
 
 # ---------------------------------------------------------------------- item mapping
 def started_key(started_at: datetime, session_id: str) -> str:
-    """Newest first, then id descending: ms time, then the id padded so numbers sort as numbers."""
+    """Newest first, then id descending: the time to the microsecond, then the id padded so numbers sort as numbers."""
     return f"{iso_instant(started_at)}#{session_id.zfill(20)}"
 
 
@@ -156,17 +152,19 @@ def session_item(session: Session) -> dict[str, Any]:
         "chargePointId": {"N": str(session.charge_point)},
         "evseId": {"N": str(session.evse)},
         "sessionStatus": {"S": session.status},
+        "orderedAt": {"S": iso_instant(session.ordered_at)},
     }
-    if session.id_tag:
+    # An index key is at most 2048 bytes, and `filter[idTag]` takes at most 255 characters: a longer idTag
+    # stays in the document, unindexed, instead of failing the write on every redelivery.
+    if session.id_tag and len(session.id_tag) <= MAX_INDEXED_ID_TAG:
         item["idTag"] = {"S": session.id_tag}
-    if session.last_updated_at:
-        item["lastUpdatedAt"] = {"S": session.last_updated_at.isoformat()}
     return item
 
 
 def session_from_item(item: dict[str, Any]) -> Session:
     """A session from its item."""
-    last = item.get("lastUpdatedAt", {}).get("S")
+    # Items from before orderedAt existed kept lastUpdatedAt when they had one; startedAt is a lower bound.
+    ordered = item.get("orderedAt") or item.get("lastUpdatedAt") or item["startedAt"]
     return Session(
         id=item["sessionId"]["S"],
         document=json.loads(item["document"]["S"]),
@@ -175,6 +173,6 @@ def session_from_item(item: dict[str, Any]) -> Session:
         status=item["sessionStatus"]["S"],
         started_at=datetime.fromisoformat(item["startedAt"]["S"]),
         id_tag=item.get("idTag", {}).get("S"),
-        last_updated_at=datetime.fromisoformat(last) if last else None,
+        ordered_at=datetime.fromisoformat(ordered["S"]),
         version=int(item["version"]["N"]),
     )
