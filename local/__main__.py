@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Protocol
 
-from local.aws import in_memory_aws
+from local.aws import REGION, in_memory_aws
+from local.aws_endpoint import AwsEndpoint
 from local.deliveries import Deliveries
 from local.event_sources import ScheduleTicker, SqsPump
+from local.fault_routes import serve_faults
 from local.lambda_runtime import apply_environment, handler_invoker, load_function
 from local.server import BridgeServer
 from local.stack import Stack
@@ -40,6 +42,7 @@ PARAMETER_ENV = {
     "WebhookToleranceSeconds": "WEBHOOK_TOLERANCE_SECONDS",
     "AmpecoBaseUrl": "AMPECO_BASE_URL",
     "AmpecoTimeoutSeconds": "AMPECO_TIMEOUT_SECONDS",
+    "RelayGiveUpSeconds": "RELAY_GIVE_UP_SECONDS",
 }
 
 
@@ -111,6 +114,12 @@ def preload_handlers(stack: Stack) -> None:
             log.exception("cannot import %s; its routes will answer 502", function)
 
 
+def serve_stack(bridge: BridgeServer, stack: Stack, endpoint: str) -> None:
+    """`GET /_local/stack`: the in-memory AWS endpoint and every resource's physical id, for the `bridge` CLI."""
+    described = {"endpoint": endpoint, "region": REGION, "resources": dict(stack.refs)}
+    bridge.add_local_route("GET", "/_local/stack", lambda _body: (200, described))
+
+
 def banner(settings: LocalSettings, bridge: BridgeServer, simulator: Service | None) -> str:
     url = bridge.url
     tenant = os.environ.get("AMPECO_TENANT") or "any"
@@ -123,6 +132,8 @@ def banner(settings: LocalSettings, bridge: BridgeServer, simulator: Service | N
         f"  webhook secrets  {settings.webhook_secret}",
         f"  AMPECO tenant    {tenant}; upstream {upstream}",
         f"  SNS deliveries   {url}/_local/deliveries",
+        f"  AWS faults       {url}/_local/faults   (POST adds one, GET lists, DELETE clears)",
+        f"  operator CLI     .venv/bin/bridge --local {url} redrive   (also: replay; see --help)",
         "",
         "Try:",
         f"  curl -s {url}/health",
@@ -132,6 +143,9 @@ def banner(settings: LocalSettings, bridge: BridgeServer, simulator: Service | N
         f"  curl -s -X POST {url}/public-api/actions/charge-point/v1.0/1187/start/2301"
         f" -H 'x-api-key: {settings.api_key}' -H 'content-type: application/json' -d '{{\"idTag\": \"FLEET-1\"}}'",
         f"  curl -s -H 'x-api-key: {settings.api_key}' {url}/public-api/resources/sessions/v1.0",
+        "  # an AWS fault (kind: throttle, internal, timeout, conditional, conflict, answer_lost; times optional)",
+        f"  curl -s -X POST {url}/_local/faults"
+        """ -d '{"service": "dynamodb", "operation": "PutItem", "kind": "throttle", "times": 1}'""",
     ]
     lines += signed_push_example(url, settings.webhook_secret.split()[0])
     return "\n".join(lines)
@@ -175,6 +189,10 @@ def main() -> int:
         deliveries = Deliveries.install(stack)
         invoke = handler_invoker(stack.template)
         bridge = BridgeServer(stack, stack.template, settings.port, settings.api_key, deliveries=deliveries)
+        faults = serve_faults(bridge)
+        aws_endpoint = AwsEndpoint(deliveries.record)
+        aws_endpoint.start()
+        serve_stack(bridge, stack, aws_endpoint.url)
         simulator = start_tenant_simulator(settings)
         preload_handlers(stack)
         pump = StreamPump(stack, stack.template, invoke)
@@ -196,6 +214,8 @@ def main() -> int:
         finally:
             print("stopping", flush=True)
             bridge.stop()
+            faults.clear()
+            aws_endpoint.stop()
             ticker.stop()
             sqs_pump.stop()
             pump.stop()

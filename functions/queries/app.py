@@ -8,13 +8,12 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bridge import queries
+from bridge import queries, wiring
 from bridge.http_errors import json_response, register_error_handlers
 from bridge.http_request import public_base_url, query_parameters
 from bridge.observability import logger, metrics, tracer
-from bridge.settings import query_settings
 
-settings = query_settings()
+deps = wiring.queries()
 app = APIGatewayRestResolver()
 register_error_handlers(app)
 
@@ -22,23 +21,23 @@ register_error_handlers(app)
 @app.get("/public-api/resources/security-events/v2.0")
 def list_security_events() -> Response[str]:
     event = app.current_event
-    return json_response(200, queries.security_event_listing(settings, query_parameters(event), public_base_url(event)))
+    return json_response(200, queries.security_event_listing(deps, query_parameters(event), public_base_url(event)))
 
 
 @app.get("/public-api/resources/security-events/v2.0/<securityEvent>")
 def read_security_event(securityEvent: str) -> Response[str]:  # noqa: N803 - the route's name
-    return json_response(200, queries.security_event(settings, securityEvent))
+    return json_response(200, queries.security_event(deps, securityEvent))
 
 
 @app.get("/public-api/resources/sessions/v1.0")
 def list_sessions() -> Response[str]:
     event = app.current_event
-    return json_response(200, queries.session_listing(settings, query_parameters(event), public_base_url(event)))
+    return json_response(200, queries.session_listing(deps, query_parameters(event), public_base_url(event)))
 
 
 @app.get("/public-api/resources/sessions/v1.0/<session>")
 def read_session(session: str) -> Response[str]:
-    return json_response(200, queries.session(settings, session))
+    return json_response(200, queries.session(deps, session))
 
 
 @app.get("/health")

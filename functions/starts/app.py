@@ -1,4 +1,4 @@
-"""Session starts on AMPECO's paths: forwarded to the tenant once, every attempt recorded."""
+"""Session starts on AMPECO's paths: forwarded to the tenant at most once, every attempt recorded."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bridge import wiring
 from bridge.http_errors import register_error_handlers, start_response
 from bridge.http_request import api_caller, lower_headers, raw_body
 from bridge.models.starts import StartPath
 from bridge.observability import logger, metrics, tracer
-from bridge.settings import start_settings
 from bridge.starts_api import StartService
 
-service = StartService(start_settings())
+service = StartService(wiring.starts())
 app = APIGatewayRestResolver()
 register_error_handlers(app)
 
@@ -41,5 +41,4 @@ def _start(path: StartPath, charge_point: str | None, evse: str) -> Response[str
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    service.register(context)
     return app.resolve(event, context)

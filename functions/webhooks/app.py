@@ -9,20 +9,19 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bridge import webhooks
+from bridge import webhooks, wiring
 from bridge.http_errors import json_response, register_error_handlers
 from bridge.http_request import lower_headers, raw_body
 from bridge.observability import logger, metrics, tracer
-from bridge.settings import webhook_settings
 
-settings = webhook_settings()
+deps = wiring.webhooks()
 app = APIGatewayRestResolver()
 register_error_handlers(app)
 
 
 @app.post("/webhooks/charge-points/<chargePoint>/security-events")
 def push_security_events(chargePoint: str) -> Response[str]:  # noqa: N803 - the route's name
-    result = webhooks.receive_push(settings, chargePoint, raw_body(app.current_event), lower_headers(app.current_event))
+    result = webhooks.receive_push(deps, chargePoint, raw_body(app.current_event), lower_headers(app.current_event))
     metrics.add_metric(
         "SecurityEventsStored" if result.new else "DuplicateDeliveries",
         MetricUnit.Count,
@@ -33,7 +32,7 @@ def push_security_events(chargePoint: str) -> Response[str]:  # noqa: N803 - the
 
 @app.post("/webhooks/ampeco")
 def ampeco_notification() -> Response[str]:
-    outcome = webhooks.receive_notification(settings, raw_body(app.current_event), lower_headers(app.current_event))
+    outcome = webhooks.receive_notification(deps, raw_body(app.current_event), lower_headers(app.current_event))
     for name in webhooks.notification_metrics(outcome):
         metrics.add_metric(name, MetricUnit.Count, 1)
     return json_response(202 if outcome.new else 200, {"message": "Accepted."})

@@ -78,9 +78,13 @@ class Throttled(RetryableError):
 
 
 class StorageUnavailable(RetryableError):
-    """Storage failed before any effect."""
+    """Storage failed; `uncertain` when the write may have taken effect all the same (its answer was lost)."""
 
     status = 503
+
+    def __init__(self, message: str, *, retry_after: int = 1, uncertain: bool = False) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.uncertain = uncertain
 
 
 class UpstreamError(BridgeError):

@@ -13,7 +13,7 @@ from bridge.errors import BridgeError, RetryableError, UpstreamError
 from bridge.observability import logger
 
 if TYPE_CHECKING:
-    from bridge.starts import StartAnswer
+    from bridge.models.starts import StartAnswer
 
 JSON = "application/json"
 

@@ -1,16 +1,21 @@
-"""Stream relay: stored items become SNS messages. Pure mapping; publishing is injected."""
+"""Stream relay: stored changes become SNS messages, each once, or kept for redrive. Publishing is injected."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, Protocol
 
+from bridge.error_codes import UPSTREAM_UNKNOWN
 from bridge.models.common import iso_instant
 from bridge.models.messages import Attribute, OutboundMessage
 from bridge.models.security_events import Channel, SecurityEvent
 from bridge.models.starts import Attempt, Outcome, StartPath
+from bridge.observability import logger
 from bridge.storage.attempts import attempt_from_plain
+from bridge.storage.undelivered import Undelivered
 
 Publish = Callable[[OutboundMessage], None]
 
@@ -55,21 +60,27 @@ def security_event_message(event: SecurityEvent) -> OutboundMessage:
 
 
 def start_result_message(attempt: Attempt) -> OutboundMessage:
-    """`session.start.result`, routable on outcome, errorCode and where the start was asked for."""
+    """`session.start.result`, routable on outcome, errorCode and where the start was asked for.
+
+    A correction (revision 2 on) has its own eventId, names the message it corrects in `data.corrects`,
+    and carries the attribute `correction = true`.
+    """
     target = attempt.target
     attributes = {"outcome": Attribute(str(attempt.outcome))}
     if attempt.outcome is not Outcome.STARTED:
-        attributes["errorCode"] = Attribute(attempt.error_code or "UPSTREAM_UNKNOWN")
+        attributes["errorCode"] = Attribute(attempt.error_code or UPSTREAM_UNKNOWN)
     if target.path is StartPath.CHARGE_POINT:
         attributes["chargePoint"] = Attribute(str(target.charge_point), "Number")
         attributes["evseNetworkId"] = Attribute(str(target.evse_network_id), "Number")
     else:
         attributes["evseId"] = Attribute(str(target.evse_id), "Number")
+    if attempt.corrects:
+        attributes["correction"] = Attribute("true")
     completed = iso_instant(attempt.completed_at or attempt.created_at)
     return OutboundMessage(
         topic="start-results",
         event_type="session.start.result",
-        event_id=attempt.attempt_id,
+        event_id=attempt.event_id,
         occurred_at=completed,
         data={
             "attemptId": attempt.attempt_id,
@@ -87,22 +98,99 @@ def start_result_message(attempt: Attempt) -> OutboundMessage:
             "requestedAt": iso_instant(attempt.created_at),
             "completedAt": completed,
             "durationMs": attempt.duration_ms,
+            "corrects": attempt.corrects,
         },
         attributes=attributes,
     )
 
 
-def relay_image(image: Mapping[str, Any], publish: Publish, old_image: Mapping[str, Any] | None = None) -> bool:
-    """Publish the message a stream change stands for; False when the change is not for subscribers.
+def message_for(image: Mapping[str, Any], old_image: Mapping[str, Any] | None = None) -> OutboundMessage | None:
+    """The message a stored change stands for; None when the change is not for subscribers.
 
     Unlisted (non-critical) security events are relayed too: only the AMPECO listing leaves them out.
-    A start attempt is relayed once, on its one change from pending to final.
+    An attempt is relayed once per revision: its change from pending to final, then each correction.
     """
     kind = image.get("kind")
     if kind == "securityEvent":
-        publish(security_event_message(security_event_from_image(image)))
-        return True
-    if kind == "startAttempt" and image.get("status") == "final" and (old_image or {}).get("status") == "pending":
-        publish(start_result_message(attempt_from_plain(dict(image))))
-        return True
-    return False
+        return security_event_message(security_event_from_image(image))
+    if kind == "startAttempt" and image.get("status") == "final":
+        old = old_image or {}
+        first = old.get("status") == "pending"
+        corrected = old.get("status") == "final" and int(image.get("revision") or 0) > int(old.get("revision") or 0)
+        if first or corrected:
+            return start_result_message(attempt_from_plain(dict(image)))
+    return None
+
+
+class RelayOutcome(Enum):
+    """What the relay did with one stored change."""
+
+    SKIPPED = "skipped"  # not for subscribers
+    PUBLISHED = "published"
+    GIVEN_UP = "given_up"  # kept for redrive
+
+
+class UndeliveredStore(Protocol):
+    """Where messages the relay gives up on are kept for an operator's redrive."""
+
+    def record(self, entry: Undelivered) -> None: ...
+
+    def remove(self, event_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredChange:
+    """One stream record: the item after (and before) the change, when it was written, and where."""
+
+    new_image: Mapping[str, Any]
+    old_image: Mapping[str, Any] | None
+    written_at: datetime
+    source: str  # table and key, for the operator
+
+
+def relay_change(
+    change: StoredChange,
+    publish: Publish,
+    undelivered: UndeliveredStore,
+    now: datetime,
+    give_up_after: timedelta,
+) -> RelayOutcome:
+    """Publish the change's message. A failure is retried (the caller reports it to Lambda) until the
+    change is `give_up_after` old; then the message is kept for redrive, so nothing is lost or sent twice."""
+    message = message_for(change.new_image, change.old_image)
+    if message is None:
+        return RelayOutcome.SKIPPED
+    old = now - change.written_at >= give_up_after
+    try:
+        publish(message)
+    except Exception as exc:
+        if not old:
+            raise
+        reason = _reason(exc)
+    else:
+        if old:
+            _forget_kept_copy(undelivered, message.event_id)
+        return RelayOutcome.PUBLISHED
+    undelivered.record(Undelivered(message, change.source, reason, now))
+    logger.error(
+        "relay gave up on a message; kept for redrive",
+        extra={"event_id": message.event_id, "topic": message.topic, "source": change.source, "reason": reason},
+    )
+    return RelayOutcome.GIVEN_UP
+
+
+def _forget_kept_copy(undelivered: UndeliveredStore, event_id: str) -> None:
+    """A retry published a message old enough to have been kept before (its keeping lost only its answer)."""
+    try:
+        undelivered.remove(event_id)
+    except Exception:
+        # Published already: a redrive may send it once more, with the same eventId subscribers drop.
+        logger.warning("a kept copy of a published message could not be removed", extra={"event_id": event_id})
+
+
+def _reason(exc: Exception) -> str:
+    # The AWS error code or the exception's class: never its text, which may quote a request.
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+        return str(response["Error"]["Code"])
+    return type(exc).__name__

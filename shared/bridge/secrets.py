@@ -7,6 +7,7 @@ from functools import lru_cache
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+from bridge import aws
 from bridge.errors import StorageUnavailable
 
 CACHE_SECONDS = 300
@@ -14,9 +15,9 @@ CACHE_SECONDS = 300
 
 @lru_cache(maxsize=2)
 def _provider(stage: str) -> SecretsProvider:
-    # One provider per version stage: Powertools' cache key ignores the SDK options.
+    # One provider per version stage (Powertools' cache key ignores the SDK options), on the container's client.
     del stage
-    return SecretsProvider()
+    return SecretsProvider(boto3_client=aws.client("secretsmanager"))
 
 
 def secret_value(secret_id: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -48,24 +47,9 @@ class RelaySettings(_Settings):
 
     security_events_topic_arn: str = Field(alias="SECURITY_EVENTS_TOPIC_ARN", min_length=1)
     start_results_topic_arn: str = Field(alias="START_RESULTS_TOPIC_ARN", min_length=1)
-
-
-@cache
-def webhook_settings() -> WebhookSettings:
-    """The webhooks function's settings, read once."""
-    return WebhookSettings.from_env()
-
-
-@cache
-def query_settings() -> QuerySettings:
-    """The query function's settings, read once."""
-    return QuerySettings.from_env()
-
-
-@cache
-def relay_settings() -> RelaySettings:
-    """The relay's settings, read once."""
-    return RelaySettings.from_env()
+    undelivered_table: str = Field(alias="UNDELIVERED_TABLE", min_length=1)
+    # A message still failing this long after its item was written is kept for redrive instead.
+    relay_give_up_seconds: int = Field(default=300, alias="RELAY_GIVE_UP_SECONDS", ge=0, le=3600)
 
 
 class StartSettings(_Settings):
@@ -84,16 +68,5 @@ class FinaliserSettings(_Settings):
     """The function that completes deferred results and sweeps stuck attempts."""
 
     attempts_table: str = Field(alias="ATTEMPTS_TABLE", min_length=1)
-    stuck_after_seconds: int = Field(default=60, alias="STUCK_AFTER_SECONDS", ge=1)
-
-
-@cache
-def start_settings() -> StartSettings:
-    """The starts function's settings, read once."""
-    return StartSettings.from_env()
-
-
-@cache
-def finaliser_settings() -> FinaliserSettings:
-    """The finaliser's settings, read once."""
-    return FinaliserSettings.from_env()
+    # Longer than the starts function can run plus the deferral queue's retries, so a sweep rarely has to guess.
+    stuck_after_seconds: int = Field(default=180, alias="STUCK_AFTER_SECONDS", ge=1)

@@ -149,7 +149,9 @@ class TenantClient:
 
     def _read_body(self, response: urllib3.BaseHTTPResponse, deadline: float, watchdog: _Watchdog) -> bytes:
         declared = response.headers.get("Content-Length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self._max_bytes:
+        size = (declared or "").strip()
+        # ASCII digits only: int() would also read `²` or `١٢` and raise.
+        if size.isascii() and size.isdigit() and int(size) > self._max_bytes:
             raise _too_large(self._max_bytes)
         data = bytearray()
         while True:

@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
-from bridge import notifications, secrets
+from bridge import notifications
 from bridge.errors import Unauthenticated
 from bridge.models.notifications import Delivery, NotificationStatus
 from bridge.notifications import NotificationOutcome
 from bridge.security_events import Ingested, ingest_push, parse_charge_point
-from bridge.settings import WebhookSettings
 from bridge.signatures import body_fingerprint, verify_ampeco_signature, verify_standard_webhook
-from bridge.storage.security_events import SecurityEventTable
-from bridge.storage.sessions import SessionTable
+from bridge.wiring import WebhookDependencies
 
 
-@lru_cache(maxsize=4)
-def _table(name: str) -> SecurityEventTable:
-    return SecurityEventTable(name)
-
-
-def receive_push(settings: WebhookSettings, charge_point: str, body: bytes, headers: dict[str, str]) -> Ingested:
+def receive_push(deps: WebhookDependencies, charge_point: str, body: bytes, headers: dict[str, str]) -> Ingested:
     """A direct push: signature first (so an unsigned, malformed body is a 401), then validation."""
-    webhook_secrets = secrets.secret_value(settings.webhook_secret_arn).split()
+    settings = deps.settings
     webhook_id = verify_standard_webhook(
         body,
         headers,
-        webhook_secrets,
+        deps.secret(settings.webhook_secret_arn).split(),
         tolerance_seconds=settings.webhook_tolerance_seconds,
-        now=datetime.now(UTC),
+        now=deps.clock(),
     )
-    return ingest_push(_table(settings.security_events_table), parse_charge_point(charge_point), webhook_id, body)
+    return ingest_push(deps.events, parse_charge_point(charge_point), webhook_id, body)
 
 
 def push_answer(result: Ingested) -> dict[str, Any]:
@@ -43,20 +34,21 @@ def push_answer(result: Ingested) -> dict[str, Any]:
     }
 
 
-def receive_notification(settings: WebhookSettings, body: bytes, headers: dict[str, str]) -> NotificationOutcome:
+def receive_notification(deps: WebhookDependencies, body: bytes, headers: dict[str, str]) -> NotificationOutcome:
     """An AMPECO notification: HMAC of the raw body with the API token, and the tenant when pinned."""
-    verify_ampeco_signature(body, headers.get("x-signature"), secrets.secret_value(settings.ampeco_api_token_arn))
+    settings = deps.settings
+    verify_ampeco_signature(body, headers.get("x-signature"), deps.secret(settings.ampeco_api_token_arn))
     tenant = headers.get("x-tenant")
     if settings.ampeco_tenant and tenant != settings.ampeco_tenant:
         raise Unauthenticated("Unknown tenant.")
     delivery = Delivery(
         body=body,
         fingerprint=body_fingerprint(body),
-        received_at=datetime.now(UTC),
+        received_at=deps.clock(),
         signed_at=headers.get("x-timestamp"),
         tenant=tenant,
     )
-    return notifications.ingest(delivery, _table(settings.security_events_table), _sessions(settings))
+    return notifications.ingest(delivery, deps.events, deps.sessions)
 
 
 def notification_metrics(outcome: NotificationOutcome) -> list[str]:
@@ -70,12 +62,3 @@ def notification_metrics(outcome: NotificationOutcome) -> list[str]:
     if outcome.session_changed:
         names.append("SessionsUpdated")
     return names
-
-
-@lru_cache(maxsize=4)
-def _sessions_table(name: str, notifications_table: str) -> SessionTable:
-    return SessionTable(name, notifications_table)
-
-
-def _sessions(settings: WebhookSettings) -> SessionTable:
-    return _sessions_table(settings.sessions_table, settings.security_events_table)

@@ -147,21 +147,16 @@ def test_an_oversized_notification_is_413(bridge: Bridge) -> None:
 
 
 def test_a_pinned_tenant_refuses_others(bridge: Bridge) -> None:
+    import dataclasses
+
+    from bridge import wiring
     from bridge.errors import Unauthenticated
-    from bridge.settings import WebhookSettings
     from bridge.webhooks import receive_notification
 
-    settings = WebhookSettings.model_validate(
-        {
-            "SECURITY_EVENTS_TABLE": "unused",
-            "SESSIONS_TABLE": "unused",
-            "WEBHOOK_SECRET_ARN": "unused",
-            "AMPECO_API_TOKEN_ARN": "AmpecoApiToken",
-            "AMPECO_TENANT": "tenant-a",
-        }
-    )
+    deps = wiring.webhooks()
+    pinned = dataclasses.replace(deps, settings=deps.settings.model_copy(update={"ampeco_tenant": "tenant-a"}))
     raw = json.dumps(notification()).encode()
     headers = {"x-signature": sign_ampeco(raw, "test-ampeco-token"), "x-tenant": "tenant-b"}
     with pytest.raises(Unauthenticated):
-        receive_notification(settings, raw, headers)
+        receive_notification(pinned, raw, headers)
     assert bridge.table_items("SecurityEventsTable") == []

@@ -12,11 +12,12 @@ same stack:
   The check is per action and per resource, not per pair: `[GetItem, Query]` on a table and its indexes
   passes although nothing calls GetItem on an index.
 
-Calls are recorded by patching `BaseClient._make_api_call`, as local/deliveries.py does for publishes: a
-botocore event hook only reaches the clients it is registered on, and the handlers' cached clients and
-Powertools' providers may predate any registration. The function a call belongs to is a ContextVar set by a
-wrapper around each function's handler, so the harness's own calls (scans, queue reads, stream polling)
-are not attributed to any function. Each invocation starts with an empty secrets cache, as in AWS, where
+Calls are recorded by an observer of local/intercept.py, the botocore event hooks every session of the
+process carries (the handlers' cached clients and Powertools' providers included): it sees each call in
+`before-call`, before it is sent, because IAM authorises a call whether it then succeeds or fails (a fault
+injected into it included). The function a call belongs to is the ContextVar the local Lambda runtime sets
+around each function's handler, so the harness's own calls (scans, queue reads, stream polling) are not
+attributed to any function. Each invocation starts with an empty secrets cache, as in AWS, where
 every function has its own containers: otherwise the first function to read a shared secret would hide the
 other's read.
 """
@@ -25,8 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -35,10 +35,11 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
-from botocore.client import BaseClient
 
 from local.aws import ACCOUNT_ID, REGION
 from local.event_sources import sqs_record
+from local.intercept import Call as AwsCall
+from local.intercept import Observer, observing
 from local.lambda_runtime import handler_invoker, load_function, make_context
 from local.stack import Stack
 from local.template import Tag
@@ -57,19 +58,12 @@ AWS_ONLY_GRANTS: dict[tuple[str, str, Tag], str] = {
     ("RelayFunction", "sqs:SendMessage", Tag("GetAtt", "RelayFailures.Arn")): "on-failure destination",
 }
 # Grants a library documents as required but calls only on a fallback path neither AWS nor moto takes.
-LIBRARY_FALLBACK_GRANTS: dict[tuple[str, str, Tag], str] = {
-    # Powertools' idempotency lists GetItem among its required permissions. It reads the record with GetItem
-    # only when a failed conditional put returns no old item; with ReturnValuesOnConditionCheckFailure=ALL_OLD
-    # (boto3 >= 1.26.164) DynamoDB always returns it. Dropping this entry makes the test report the grant.
-    ("StartsFunction", "dynamodb:GetItem", Tag("GetAtt", "IdempotencyTable.Arn")): "Powertools idempotency fallback",
-}
+LIBRARY_FALLBACK_GRANTS: dict[tuple[str, str, Tag], str] = {}
 
 SECURITY_EVENTS = "/public-api/resources/security-events/v2.0"
 SESSIONS = "/public-api/resources/sessions/v1.0"
 CP_START = "/public-api/actions/charge-point/v1.0/12/start/3"
 EVSE_START = "/public-api/actions/evse/v1.0/5/start"
-
-_CURRENT_FUNCTION: ContextVar[str | None] = ContextVar("least_privilege_function", default=None)
 
 
 # ---------------------------------------------------------------------- what a call needs
@@ -183,57 +177,46 @@ def permissions_needed(
     return [(action, "*")]
 
 
-@dataclass
-class CallRecorder:
+@dataclass(eq=False)
+class CallRecorder(Observer):
     """Every permission the functions' calls needed, while the test ran."""
 
     resources: Resources
     calls: set[Call] = field(default_factory=set)
 
-    def record(self, function: str, client: Any, operation: str, params: dict[str, Any]) -> None:
-        service = client.meta.service_model.signing_name  # the IAM prefix (dynamodbstreams signs as dynamodb)
-        for action, resource in permissions_needed(self.resources, service, operation, params):
-            self.calls.add(Call(function, action, resource))
+    def before(self, call: AwsCall) -> None:
+        if call.function is None:  # the harness's own call
+            return
+        service = call.model.service_model.signing_name  # the IAM prefix (dynamodbstreams signs as dynamodb)
+        for action, resource in permissions_needed(self.resources, service, call.operation, dict(call.params)):
+            self.calls.add(Call(call.function, action, resource))
 
     def of(self, function: str) -> list[Call]:
         return sorted(c for c in self.calls if c.function == function)
 
 
-def _attributed(function: str, handler: Callable[..., Any]) -> Callable[..., Any]:
-    """The handler, run as `function`: its calls are recorded under that name."""
+def _cold_secrets(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """The handler, each invocation with an empty secrets cache, as in the function's own container."""
 
     def handle(event: dict[str, Any], context: Any) -> Any:
         from bridge import secrets
 
-        secrets.clear_cache()  # a cold cache, as in the function's own container
-        token = _CURRENT_FUNCTION.set(function)
-        try:
-            return handler(event, context)
-        finally:
-            _CURRENT_FUNCTION.reset(token)
+        secrets.clear_cache()
+        return handler(event, context)
 
     return handle
 
 
 @pytest.fixture
-def recorder(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> CallRecorder:
-    recorded = CallRecorder(Resources(bridge.stack))
-    original = BaseClient._make_api_call
-
-    def make_api_call(client: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
-        function = _CURRENT_FUNCTION.get()
-        if function is not None:  # before the call: IAM authorises it whether it then succeeds or not
-            recorded.record(function, client, operation_name, api_params)
-        return original(client, operation_name, api_params)
-
-    monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)
+def recorder(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
     template = bridge.stack.template
     for function, resource in template.functions().items():
         handler = resource["Properties"].get("Handler") or template.raw["Globals"]["Function"]["Handler"]
         attribute = str(handler).rpartition(".")[2]
         module = load_function(template, function)
-        monkeypatch.setattr(module, attribute, _attributed(function, getattr(module, attribute)))
-    return recorded
+        monkeypatch.setattr(module, attribute, _cold_secrets(getattr(module, attribute)))
+    with observing(CallRecorder(Resources(bridge.stack))) as recorded:
+        yield recorded
 
 
 # ---------------------------------------------------------------------- what the template grants
@@ -357,8 +340,9 @@ def exercise(bridge: Bridge) -> None:
     assert (rejected.status, rejected.json["success"]) == (202, False), rejected.text
     retryable = bridge.request("POST", CP_START, body={"idTag": "SIM:HTTP_503"}, headers={"Idempotency-Key": "lp-2"})
     assert retryable.status >= 500, retryable.text
-    with fault("dynamodb", "UpdateItem"):
+    with fault("dynamodb", "UpdateItem") as completion_refused:
         deferred = bridge.request("POST", CP_START, body={"idTag": "FLEET-3"})
+    assert completion_refused.fired >= 1
     assert deferred.status == 202, deferred.text
 
     # Relay: every stored event and final start result so far.
@@ -385,6 +369,22 @@ def exercise(bridge: Bridge) -> None:
     swept = invoke(bridge, "FinaliserFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
     assert swept == {"finalised": 1}
     assert bridge.relay() == 2  # the deferred result and the swept one
+
+    # Relay: a message SNS keeps refusing past the give-up age is kept for redrive.
+    assert bridge.push(5, security_event("MemoryExhaustion")).status == 202
+    relay = load_function(bridge.stack.template, "RelayFunction")
+    patience = relay.give_up_after
+    relay.give_up_after = timedelta(0)
+    try:
+        with fault("sns", "Publish") as sns_refused:
+            assert bridge.relay() == 1
+        # A change that old published after all forgets any kept copy of itself.
+        assert bridge.push(5, security_event("MemoryExhaustion")).status == 202
+        assert bridge.relay() == 1
+    finally:
+        relay.give_up_after = patience
+    assert sns_refused.fired == 1
+    assert len(bridge.table_items("UndeliveredTable")) == 1
 
 
 def invoke(bridge: Bridge, function: str, event: dict[str, Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -22,6 +23,25 @@ def start(
     bridge: Bridge, body: Any = None, *, cp: int = 12, evse: int = 3, headers: dict[str, str] | None = None
 ) -> Answer:
     return bridge.request("POST", CP_PATH.format(cp=cp, evse=evse), body=body, headers=headers)
+
+
+def starts_module(bridge: Bridge) -> Any:
+    from local.lambda_runtime import load_function
+
+    return load_function(bridge.stack.template, "StartsFunction")
+
+
+def with_tenant(bridge: Bridge, *, timeout_seconds: float | None = None, base_url: str | None = None) -> Any:
+    """The starts function's dependencies with another tenant client (a shorter deadline, another URL)."""
+    from bridge.tenant_client import TenantClient
+
+    deps = starts_module(bridge).service.deps
+    tenant = TenantClient(
+        base_url or deps.settings.ampeco_base_url,
+        lambda: deps.secret(deps.settings.ampeco_api_token_arn),
+        timeout_seconds or deps.settings.ampeco_timeout_seconds,
+    )
+    return dataclasses.replace(deps, tenant=tenant)
 
 
 def attempts(bridge: Bridge) -> list[dict[str, Any]]:
@@ -184,12 +204,7 @@ def test_an_oversized_answer_is_502_invalid_response(bridge: Bridge) -> None:
 def test_a_slow_tenant_is_504_within_the_deadline_plus_two_seconds(
     bridge: Bridge, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    from bridge.starts_api import StartService
-    from local.lambda_runtime import load_function
-
-    module = load_function(bridge.stack.template, "StartsFunction")
-    fast = StartService(module.service.settings.model_copy(update={"ampeco_timeout_seconds": 0.5}))
-    monkeypatch.setattr(module, "service", fast)
+    monkeypatch.setattr(starts_module(bridge).service, "deps", with_tenant(bridge, timeout_seconds=0.5))
 
     began = time.monotonic()
     answer = start(bridge, {"idTag": mode})
@@ -206,17 +221,11 @@ def test_a_slow_tenant_is_504_within_the_deadline_plus_two_seconds(
 def test_an_unreachable_tenant_is_502_unavailable(bridge: Bridge, monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    from bridge.starts_api import StartService
-    from local.lambda_runtime import load_function
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    module = load_function(bridge.stack.template, "StartsFunction")
-    refused = StartService(
-        module.service.settings.model_copy(update={"ampeco_base_url": f"http://127.0.0.1:{closed_port}"})
-    )
-    monkeypatch.setattr(module, "service", refused)
+    refused = with_tenant(bridge, base_url=f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setattr(starts_module(bridge).service, "deps", refused)
 
     answer = start(bridge, {"idTag": "FLEET"})
     assert answer.status == 502

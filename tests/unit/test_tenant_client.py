@@ -363,3 +363,18 @@ def test_a_body_of_exactly_the_cap_is_accepted(serve: Callable[[Handler], RawSer
     server = serve(handler)
     answer = TenantClient(server.url, lambda: "t", 5, max_response_bytes=1024).post_json(PATH, b"{}")
     assert answer.body == body
+
+
+@pytest.mark.parametrize("declared", ["²", "١٢"])
+def test_a_content_length_in_non_ascii_digits_is_ignored_not_a_crash(
+    serve: Callable[[Handler], RawServer], declared: str
+) -> None:
+    def handler(conn: socket.socket) -> None:
+        server.read_request(conn)
+        head = f"HTTP/1.1 202 Accepted\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n".encode()
+        conn.sendall(head + ACCEPTED)
+        conn.close()
+
+    server = serve(handler)
+    answer = TenantClient(server.url, lambda: "t", 5).post_json(PATH, b"{}")
+    assert (answer.status, answer.body) == (202, ACCEPTED)

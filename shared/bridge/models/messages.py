@@ -36,6 +36,19 @@ class OutboundMessage:
         }
         return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
 
+    @classmethod
+    def from_envelope(cls, topic: str, body: str, attributes: dict[str, Attribute]) -> OutboundMessage:
+        """A message as it was published (its JSON envelope and routing attributes), to publish again."""
+        envelope = json.loads(body)
+        return cls(
+            topic=topic,
+            event_type=envelope["eventType"],
+            event_id=envelope["eventId"],
+            occurred_at=envelope["occurredAt"],
+            data=envelope["data"],
+            attributes={k: v for k, v in attributes.items() if k not in ("eventType", "eventId")},
+        )
+
     def all_attributes(self) -> dict[str, Attribute]:
         """Routing attributes plus the envelope's own eventType and eventId."""
         return {

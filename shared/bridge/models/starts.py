@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from bridge.error_codes import UPSTREAM_UNKNOWN
 from bridge.models.common import IsoInstant
 
 
@@ -128,9 +130,39 @@ class Outcome(StrEnum):
     FAILED = "failed"  # anything else that did not start a session
 
 
+class AttemptState(StrEnum):
+    """Where an attempt is in its life."""
+
+    PENDING = "pending"  # stored before the tenant call; the result is not known yet
+    FINAL = "final"  # the result is recorded (and relayed)
+    ABANDONED = "abandoned"  # never sent to the tenant: the caller was told 429/503; never relayed
+
+
+@dataclass(frozen=True)
+class StartAnswer:
+    """The HTTP answer to a start (the tenant's body unchanged, or the bridge's own)."""
+
+    status: int
+    body: str
+    attempt_id: str
+    retry_after: str | None = None
+
+    @property
+    def final(self) -> bool:
+        """202s and passed-through 4xx other than 429 are final: a repeat with the same key gets them again."""
+        return self.status < 500 and self.status != 429
+
+
+_CORRECTION_NAMESPACE = uuid.UUID("6c0f4a52-93be-4b8e-8d43-0c5e3b1f7a21")
+
+
 @dataclass(frozen=True)
 class Attempt:
-    """One start request: stored pending before the tenant call, completed after it."""
+    """One start request: stored pending before the tenant call, final after it.
+
+    `revision` counts the results subscribers were told: 1 for the first, one more for each correction
+    (a result found after a sweep had given up on it). Each revision is its own message.
+    """
 
     attempt_id: str
     target: StartTarget
@@ -138,6 +170,7 @@ class Attempt:
     request_truncated: bool
     created_at: datetime
     idempotency_key: str | None = None
+    state: AttemptState = AttemptState.PENDING
     outcome: Outcome | None = None
     error_code: str | None = None
     tenant_status: int | None = None
@@ -147,12 +180,37 @@ class Attempt:
     authorization_id: str | None = None
     duration_ms: int | None = None
     completed_at: datetime | None = None
+    answer: StartAnswer | None = None  # what the caller was told, for an idempotent repeat
+    revision: int = 0
+    corrects: str | None = None  # the eventId of the message this revision corrects
 
     @property
     def final(self) -> bool:
         """Whether the result is known."""
-        return self.outcome is not None
+        return self.state is AttemptState.FINAL
+
+    @property
+    def event_id(self) -> str:
+        """The message id of the current revision: the attempt id first, a derived id for each correction."""
+        return event_id_of(self.attempt_id, self.revision)
+
+    @property
+    def releases_key(self) -> bool:
+        """Whether a repeat with the same Idempotency-Key may start again: never sent, or retryable."""
+        if self.state is AttemptState.ABANDONED:
+            return True
+        if self.state is not AttemptState.FINAL or self.answer is None:
+            return False
+        # A sweep's verdict means the tenant may have started a session: the key stays bound.
+        return not self.answer.final and self.error_code != UPSTREAM_UNKNOWN
 
     def completed(self, **result: object) -> Attempt:
         """A copy with the result filled in."""
         return replace(self, **result)  # type: ignore[arg-type]
+
+
+def event_id_of(attempt_id: str, revision: int) -> str:
+    """The first result's message keeps the attempt id; a correction gets an id of its own."""
+    if revision <= 1:
+        return attempt_id
+    return str(uuid.uuid5(_CORRECTION_NAMESPACE, f"{attempt_id}#{revision}"))

@@ -1,0 +1,171 @@
+"""`bridge`: the operator's command line, against a deployed stack or the local run.
+
+    bridge [--stack NAME | --local URL] redrive [--limit N] [--dry-run] [--json]
+    bridge [--stack NAME | --local URL] replay security-events --since T --until T [--charge-point N] [--type T]
+    bridge [--stack NAME | --local URL] replay start-results --since T --until T
+
+`--stack` reads the stack's resources from CloudFormation with the usual AWS credentials; `--local` (the
+default, http://127.0.0.1:3000) asks the local run where its in-memory AWS listens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bridge.models.common import iso_instant
+from bridge.publisher import SnsPublisher
+from bridge.redrive import Report, redrive, replay_security_events, replay_start_results
+from bridge.storage.attempts import AttemptTable
+from bridge.storage.security_events import SecurityEventTable
+from bridge.storage.undelivered import UndeliveredTable
+
+DEFAULT_LOCAL = "http://127.0.0.1:3000"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the bridge's resources are: physical ids by the template's logical ids, and how to reach AWS."""
+
+    resources: dict[str, str]
+    region: str | None
+    endpoint_url: str | None = None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        session = boto3.session.Session(region_name=self.region)
+        if self.endpoint_url:  # the local run's in-memory AWS takes any credentials
+            return session.client(
+                service, endpoint_url=self.endpoint_url, aws_access_key_id="local", aws_secret_access_key="local"
+            )
+        return session.client(service)
+
+    def publisher(self) -> SnsPublisher:
+        return SnsPublisher(
+            {
+                "security-events": self.resources["SecurityEventsTopic"],
+                "start-results": self.resources["StartResultsTopic"],
+            },
+            self.client("sns"),
+        )
+
+
+def stack_target(stack: str, region: str | None) -> Target:
+    """A deployed stack's resources, from CloudFormation."""
+    import boto3
+
+    cloudformation = boto3.session.Session(region_name=region).client("cloudformation")
+    resources: dict[str, str] = {}
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for resource in page["StackResourceSummaries"]:
+            resources[resource["LogicalResourceId"]] = resource["PhysicalResourceId"]
+    return Target(resources, region)
+
+
+def local_target(url: str) -> Target:
+    """The local run's resources and in-memory AWS endpoint (GET /_local/stack)."""
+    with urllib.request.urlopen(url.rstrip("/") + "/_local/stack", timeout=5) as answer:  # noqa: S310 - loopback
+        described = json.load(answer)
+    return Target(described["resources"], described["region"], described["endpoint"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; exit status 1 when anything could not be published."""
+    args = _parser().parse_args(argv)
+    try:
+        target = stack_target(args.stack, args.region) if args.stack else local_target(args.local)
+        report = args.run(args, target)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"bridge: {exc}", file=sys.stderr)
+        return 2
+    _print(report, args)
+    return 1 if report.failed else 0
+
+
+def _redrive(args: argparse.Namespace, target: Target) -> Report:
+    store = UndeliveredTable(target.resources["UndeliveredTable"], client=target.client("dynamodb"))
+    return redrive(store, target.publisher(), limit=args.limit, dry_run=args.dry_run)
+
+
+def _replay_events(args: argparse.Namespace, target: Target) -> Report:
+    store = SecurityEventTable(target.resources["SecurityEventsTable"], client=target.client("dynamodb"))
+    return replay_security_events(
+        store,
+        target.publisher(),
+        args.since,
+        args.until,
+        charge_point=args.charge_point,
+        event_type=args.type,
+        limit=args.limit,
+        dry_run=args.dry_run,
+    )
+
+
+def _replay_results(args: argparse.Namespace, target: Target) -> Report:
+    store = AttemptTable(target.resources["AttemptsTable"], client=target.client("dynamodb"))
+    return replay_start_results(
+        store, target.publisher(), args.since, args.until, limit=args.limit, dry_run=args.dry_run
+    )
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the time with an offset, e.g. 2026-11-30T10:00:00Z")
+    return moment
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bridge", description="Operate an AMPECO webhook bridge.")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--stack", help="a deployed stack's name (AWS credentials as usual)")
+    where.add_argument("--local", default=DEFAULT_LOCAL, help=f"the local run's URL (default {DEFAULT_LOCAL})")
+    parser.add_argument("--region", help="the stack's region (default: the AWS configuration's)")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    commands = parser.add_subparsers(required=True, metavar="command")
+
+    def bounded(command: argparse.ArgumentParser, default: int) -> None:
+        command.add_argument("--limit", type=int, default=default, help=f"at most this many (default {default})")
+        command.add_argument("--dry-run", action="store_true", help="list what would be published, publish nothing")
+        # Also after the command, where people type it; SUPPRESS keeps the global one when absent here.
+        command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
+
+    again = commands.add_parser("redrive", help="publish again the messages the relay gave up on")
+    bounded(again, 1000)
+    again.set_defaults(run=_redrive)
+
+    replay = commands.add_parser("replay", help="publish stored events again (same eventIds)")
+    kinds = replay.add_subparsers(required=True, metavar="kind")
+    events = kinds.add_parser("security-events", help="security events by occurrence time")
+    results = kinds.add_parser("start-results", help="start results by completion time")
+    for command in (events, results):
+        command.add_argument("--since", type=_instant, required=True, help="ISO-8601 with offset, inclusive")
+        command.add_argument("--until", type=_instant, required=True, help="ISO-8601 with offset, inclusive")
+        bounded(command, 1000)
+    events.add_argument("--charge-point", type=int)
+    events.add_argument("--type")
+    events.set_defaults(run=_replay_events)
+    results.set_defaults(run=_replay_results)
+    return parser
+
+
+def _print(report: Report, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps({"published": report.published, "failed": report.failed, "eventIds": report.event_ids}))
+        return
+    verb = "would publish" if args.dry_run else "published"
+    for event_id in report.event_ids:
+        print(f"  {event_id}")
+    count = len(report.event_ids) if args.dry_run else report.published
+    print(f"{verb} {count}, failed {report.failed} ({iso_instant(datetime.now().astimezone())})")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
