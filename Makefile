@@ -10,14 +10,15 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-sam run test unit integration contract lint typecheck validate build bench deploy clean
+.PHONY: help install install-sam run test unit integration contract lint typecheck validate build bench load deploy clean redrive replay fuzz faults
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt shared/requirements.txt
+$(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .  # the `bridge` command
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
@@ -43,6 +44,12 @@ integration: install ## Handlers on moto built from template.yaml
 contract: install ## Responses against strict schemas derived from AMPECO's API
 	$(PY) -m pytest tests/contract
 
+fuzz: install ## Many more generated requests and inputs than make test runs (random each run); zero 5xx
+	BRIDGE_FUZZ_PROFILE=bridge-fuzz $(PY) -m pytest tests/fuzz -n auto -o faulthandler_timeout=0
+
+faults: install ## Each AWS fault at each call of each flow: invariants, and the report table (also as Markdown)
+	FAULT_REPORT="$${TMPDIR:-/tmp}/bridge-fault-report.md" $(PY) -m pytest tests/faults -n auto
+
 lint: install ## ruff (lint and format check)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -58,6 +65,15 @@ build: install-sam ## sam build for arm64 with python3.12, then precompile for f
 
 bench: install ## Cold-start and per-event cost figures
 	$(PY) -m local.bench
+
+load: install ## Bounded load on a local run: counts in = stored = delivered, latencies
+	$(PY) -m local.load
+
+redrive: install ## Publish again what the relay kept (BRIDGE_STACK=name for AWS; else the local run on PORT)
+	$(PY) -m bridge.cli $(if $(BRIDGE_STACK),--stack $(BRIDGE_STACK),--local http://127.0.0.1:$(PORT)) redrive $(ARGS)
+
+replay: install ## Publish stored events again: ARGS='security-events --since T --until T' (or start-results)
+	$(PY) -m bridge.cli $(if $(BRIDGE_STACK),--stack $(BRIDGE_STACK),--local http://127.0.0.1:$(PORT)) replay $(ARGS)
 
 deploy: build ## sam deploy --guided on first use
 	$(SAM) deploy $(if $(wildcard samconfig.toml),,--guided)
