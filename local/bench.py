@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
+from bridge.models.security_events import CriticalSecurityEventType
 from local.aws import ACCOUNT_ID, REGION, in_memory_aws, set_fake_environment
 from local.intercept import Call, Observer, observing
 from local.lambda_runtime import (
@@ -61,15 +62,7 @@ BATCHES, BATCH_SIZE = 20, 10
 SEEDED = 1000
 LISTING_RUNS = 3
 SHORT = {"type": "type", "chargePoint": "cp", "timestampFrom": "from", "timestampTo": "to"}
-TYPES = (
-    "FirmwareUpdated",
-    "SettingSystemTime",
-    "StartupOfTheDevice",
-    "ResetOrReboot",
-    "SecurityLogWasCleared",
-    "MemoryExhaustion",
-    "TamperDetectionActivated",
-)
+TYPES = tuple(t.value for t in CriticalSecurityEventType)
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"ampeco-bridge-bench-webhook-key").decode()
 SECRETS = {"WebhookSecret": WEBHOOK_SECRET, "AmpecoApiToken": "bench-ampeco-token", "CursorSecret": "bench-cursor"}
 API_KEY_ID = "bench-api-key-id"

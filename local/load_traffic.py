@@ -17,17 +17,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bridge.models.security_events import CriticalSecurityEventType
+
 PUSH, NOTIFICATION, REPEAT, START = "push", "notification", "repeated notification", "start"
 KINDS = (PUSH, NOTIFICATION, REPEAT, START)
-CRITICAL_TYPES = (
-    "FirmwareUpdated",
-    "SettingSystemTime",
-    "StartupOfTheDevice",
-    "ResetOrReboot",
-    "SecurityLogWasCleared",
-    "MemoryExhaustion",
-    "TamperDetectionActivated",
-)
+CRITICAL_TYPES = tuple(t.value for t in CriticalSecurityEventType)
 CHARGE_POINTS = 500
 EXPECTED_STATUS = {PUSH: 202, NOTIFICATION: 202, REPEAT: 200, START: 202}
 SAMPLES = 5  # unexpected answers kept per kind, for the report
@@ -161,7 +155,7 @@ def push_jobs(plan: Plan, run_id: str, start: datetime, rng: random.Random) -> l
         at = start + timedelta(milliseconds=i, microseconds=rng.randrange(1000))
         charge_point = 1 + i % CHARGE_POINTS
         event = {
-            "type": CRITICAL_TYPES[i % 7],
+            "type": CRITICAL_TYPES[i % len(CRITICAL_TYPES)],
             "timestamp": at.isoformat(timespec="microseconds"),
             "techInfo": f"{event_tag(run_id, PUSH)}{i}",
         }
@@ -178,7 +172,7 @@ def notification_jobs(plan: Plan, run_id: str, start: datetime, rng: random.Rand
         notification = {
             "notification": "SecurityEventNotification",
             "chargePointId": 1 + i % CHARGE_POINTS,
-            "type": CRITICAL_TYPES[i % 7],
+            "type": CRITICAL_TYPES[i % len(CRITICAL_TYPES)],
             "timestamp": at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
             "techInfo": f"{event_tag(run_id, NOTIFICATION)}{i}",
             "critical": True,

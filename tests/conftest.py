@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from local.aws import in_memory_aws, set_fake_environment
+from local.aws import set_fake_environment
 
 # Before any test module imports boto3-using code: clients must see the fake region and account.
 set_fake_environment()
@@ -32,20 +32,7 @@ def tenant() -> Iterator[TenantSimulator]:
 
 @pytest.fixture
 def bridge(tenant: TenantSimulator) -> Iterator[Bridge]:
-    from local.lambda_runtime import apply_environment
-    from local.stack import Stack
-    from tests.harness import SECRETS, Bridge, make_pump
+    from tests.harness import open_bridge
 
-    with in_memory_aws():
-        stack = Stack.create(parameters={"AmpecoBaseUrl": tenant.url}, secrets=SECRETS)
-        apply_environment(stack)
-        from bridge import secrets
-
-        secrets.clear_cache()
-        from local.deliveries import Deliveries
-
-        bridge = Bridge(stack, make_pump(stack), Deliveries.install(stack))
-        try:
-            yield bridge
-        finally:
-            bridge.close()
+    with open_bridge(tenant.url) as bridge:
+        yield bridge

@@ -9,6 +9,8 @@ import json
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -213,6 +215,24 @@ def security_event(
     if tech_info is not None:
         event["techInfo"] = tech_info
     return event
+
+
+@contextmanager
+def open_bridge(tenant_url: str) -> Iterator[Bridge]:
+    """A bridge on moto built from template.yaml, its handlers pointed at the tenant, closed after."""
+    from bridge import secrets
+    from local.aws import in_memory_aws
+    from local.lambda_runtime import apply_environment
+
+    with in_memory_aws():
+        stack = Stack.create(parameters={"AmpecoBaseUrl": tenant_url}, secrets=SECRETS)
+        apply_environment(stack)
+        secrets.clear_cache()
+        bridge = Bridge(stack, make_pump(stack), Deliveries.install(stack))
+        try:
+            yield bridge
+        finally:
+            bridge.close()
 
 
 def make_pump(stack: Stack) -> StreamPump:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from local.aws import in_memory_aws
 from local.tenant_sim import TenantSimulator
 from tests.faults.report import INTRODUCTION, RowWriter, markdown, read_rows
 from tests.faults.world import Stage
@@ -57,21 +56,10 @@ def fault_rows() -> RowWriter:
 @pytest.fixture(scope="package")
 def stage(tenant: TenantSimulator) -> Iterator[Stage]:
     """A bridge on moto built from template.yaml, as the `bridge` fixture builds it, for the whole package."""
-    from bridge import secrets
-    from local.deliveries import Deliveries
-    from local.lambda_runtime import apply_environment
-    from local.stack import Stack
-    from tests.harness import SECRETS, Bridge, make_pump
+    from tests.harness import open_bridge
 
-    with in_memory_aws():
-        stack = Stack.create(parameters={"AmpecoBaseUrl": tenant.url}, secrets=SECRETS)
-        apply_environment(stack)
-        secrets.clear_cache()
-        bridge = Bridge(stack, make_pump(stack), Deliveries.install(stack))
-        try:
-            yield Stage.build(bridge, tenant)
-        finally:
-            bridge.close()
+    with open_bridge(tenant.url) as bridge:
+        yield Stage.build(bridge, tenant)
 
 
 @pytest.fixture
