@@ -22,12 +22,29 @@ from local.template import Route, TemplateModel
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit; the handlers enforce their own, smaller one
+# Lambda refuses a synchronous invocation whose payload, the whole API Gateway event as JSON, is over 6 MiB; API
+# Gateway then answers 413 {"message": "Request Too Long"} and the function never runs (docs/security.md).
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+# Room for what API Gateway adds to a real event and the local one lacks (edge headers such as Via, X-Amz-Cf-Id
+# and CloudFront-*, which appear twice: headers and multiValueHeaders), so the local cut errs on the low side.
+EVENT_HEADROOM = 8 * 1024
+_GATEWAY_REFUSALS = {403: "missing_api_key", 413: "oversize"}
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
 
 LocalResponse = tuple[int, Any]
 """A local-only helper's answer: (status, JSON-serialisable body)."""
 LocalHelper = Callable[[bytes], LocalResponse]
 """A local-only helper: the request body -> its answer."""
+
+
+def invocation_payload_size(event: dict[str, Any]) -> int:
+    """Bytes of an event as a Lambda payload, counted high: every non-ASCII character as a 6-byte escape."""
+    return len(json.dumps(event).encode())
+
+
+def over_lambda_payload_limit(event: dict[str, Any]) -> bool:
+    """Whether Lambda would refuse to be invoked with this event (with EVENT_HEADROOM to spare)."""
+    return invocation_payload_size(event) + EVENT_HEADROOM > LAMBDA_PAYLOAD_LIMIT
 
 
 class _ReplyError(Exception):
@@ -160,6 +177,9 @@ class BridgeServer:
             context_path=path,
             source_ip=client_ip,
         )
+        if over_lambda_payload_limit(event):
+            # Escaping and base64 make the event larger than the body, so a body under 6 MiB can be too large.
+            raise _ReplyError(413, "Request Too Long")
         try:
             result = self.invoke(route.function, event, make_context(self.template, route.function))
             return _proxy_response(result)
@@ -230,6 +250,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             )
             self._send(status, out_headers, out_body)
         except _ReplyError as reply:
+            if reply.status in _GATEWAY_REFUSALS:
+                # What API Gateway refuses itself is visible in its access log; here, in this line (no key value).
+                log.warning("request refused: %s on %s %s", _GATEWAY_REFUSALS[reply.status], method, raw_path)
             if not self._body_consumed and self._has_body():
                 self.close_connection = True  # an unread body would be parsed as the next request
             self._send(reply.status, [("Content-Type", "application/json"), *reply.headers.items()], reply.body)

@@ -1,4 +1,8 @@
-"""Creates in moto every table, topic, queue, subscription and secret that template.yaml declares."""
+"""Creates in moto every table, topic, queue, subscription, secret and log group that template.yaml declares.
+
+The API's own resources (stage settings, access-log role, account setting) have no local counterpart: the local
+HTTP adapter stands in for API Gateway, so they are read from the template by tests, not created.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ class Stack:
         stack._create_queues()
         stack._create_topics()
         stack._create_subscriptions()
+        stack._create_log_groups()
         return stack
 
     # -------------------------------------------------------------- resolution
@@ -109,8 +114,12 @@ class Stack:
     # -------------------------------------------------------------- creation
     def _create_kms_keys(self) -> None:
         kms = boto3.client("kms", region_name=REGION)
-        for name in self.template.of_type("AWS::KMS::Key"):
-            key = kms.create_key(Description=name)["KeyMetadata"]
+        for name, res in self.template.of_type("AWS::KMS::Key").items():
+            kwargs: dict[str, Any] = {"Description": name}
+            if "KeyPolicy" in res.get("Properties", {}):
+                # Stored as written (moto does not enforce it), so tests can read the conditions back resolved.
+                kwargs["Policy"] = json.dumps(self.resolve(res["Properties"]["KeyPolicy"]))
+            key = kms.create_key(**kwargs)["KeyMetadata"]
             self.refs[name] = key["KeyId"]
             self.attrs[(name, "Arn")] = key["Arn"]
 
@@ -169,10 +178,12 @@ class Stack:
 
     def _create_topics(self) -> None:
         client = boto3.client("sns", region_name=REGION)
-        for name in self.template.of_type("AWS::SNS::Topic"):
-            arn = client.create_topic(Name=name)["TopicArn"]
+        for name, res in self.template.of_type("AWS::SNS::Topic").items():
+            # The template's own name when it gives one: the key policy names the topics by their ARNs.
+            topic_name = str(self.resolve(res.get("Properties", {}).get("TopicName")) or name)
+            arn = client.create_topic(Name=topic_name)["TopicArn"]
             self.refs[name] = arn
-            self.attrs[(name, "TopicName")] = name
+            self.attrs[(name, "TopicName")] = topic_name
 
     def _create_subscriptions(self) -> None:
         client = boto3.client("sns", region_name=REGION)
@@ -184,6 +195,9 @@ class Stack:
             if "FilterPolicy" in props:
                 attributes["FilterPolicy"] = json.dumps(props["FilterPolicy"])
                 attributes["FilterPolicyScope"] = props.get("FilterPolicyScope", "MessageAttributes")
+            if "RedrivePolicy" in props:
+                # moto keeps it but never redrives: a delivery into a moto queue does not fail.
+                attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
             arn = client.subscribe(
                 TopicArn=props["TopicArn"],
                 Protocol=props["Protocol"],
@@ -192,6 +206,17 @@ class Stack:
                 ReturnSubscriptionArn=True,
             )["SubscriptionArn"]
             self.refs[name] = arn
+
+    def _create_log_groups(self) -> None:
+        client = boto3.client("logs", region_name=REGION)
+        for name, res in self.template.of_type("AWS::Logs::LogGroup").items():
+            props = self.resolve(res.get("Properties", {}))
+            group = str(props.get("LogGroupName") or name)
+            client.create_log_group(logGroupName=group)
+            if "RetentionInDays" in props:
+                client.put_retention_policy(logGroupName=group, retentionInDays=int(props["RetentionInDays"]))
+            self.refs[name] = group
+            self.attrs[(name, "Arn")] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}:*"
 
 
 def _placeholders(text: str) -> list[str]:
