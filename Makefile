@@ -10,7 +10,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-sam run test unit integration contract lint typecheck validate build bench load deploy clean redrive replay fuzz faults
+.PHONY: help install install-sam run test unit integration contract lint typecheck validate build bench load deploy clean redrive replay fuzz faults push-secret
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ redrive: install ## Publish again what the relay kept (BRIDGE_STACK=name for AWS
 
 replay: install ## Publish stored events again: ARGS='security-events --since T --until T' (or start-results)
 	$(PY) -m bridge.cli $(if $(BRIDGE_STACK),--stack $(BRIDGE_STACK),--local http://127.0.0.1:$(PORT)) replay $(ARGS)
+
+push-secret: install ## A charge point's own push secret: CP=1187 (BRIDGE_STACK=name for AWS; else the local run)
+	$(PY) -m bridge.cli $(if $(BRIDGE_STACK),--stack $(BRIDGE_STACK),--local http://127.0.0.1:$(PORT)) push-secret --charge-point $(CP) $(ARGS)
 
 deploy: build ## sam deploy --guided on first use
 	$(SAM) deploy $(if $(wildcard samconfig.toml),,--guided)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import os
+import secrets
 import shlex
 import signal
 import threading
@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Protocol
 
+from bridge import push_secrets
+from bridge.errors import NotConfigured
 from local.aws import REGION, in_memory_aws
 from local.aws_endpoint import AwsEndpoint
 from local.deliveries import Deliveries
@@ -30,11 +32,13 @@ from local.tenant_sim import TenantSimulator, start_simulator
 
 log = logging.getLogger("local")
 
-# Fixed defaults so a restart keeps working with the same curl commands; never used outside the local run.
-DEFAULT_API_KEY = "local-api-key"
-DEFAULT_AMPECO_TOKEN = "local-ampeco-token"
-DEFAULT_WEBHOOK_SECRET = "whsec_YW1wZWNvLWJyaWRnZS1sb2NhbC13ZWJob29rLWtleSE="
-DEFAULT_CURSOR_SECRET = "local-cursor-secret"
+DEFAULT_API_KEY = "local-api-key"  # the local run's own front door; in AWS the usage plan makes the key
+# Secrets have no default: each is made up for the run unless set, so no well-known value verifies anything.
+SECRET_VARIABLES = {
+    "AMPECO_API_TOKEN": "AmpecoApiToken",
+    "WEBHOOK_SECRET": "WebhookSecret",
+    "CURSOR_SECRET": "CursorSecret",
+}
 
 # Template parameters fed from the environment, when the template declares them.
 PARAMETER_ENV = {
@@ -63,17 +67,32 @@ class LocalSettings:
     webhook_secret: str
     cursor_secret: str
     ampeco_base_url: str | None
+    made_up: tuple[str, ...] = ()  # the secret variables that were unset, so made up for this run
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalSettings:
+        made = {name: made_up_secret(name) for name in SECRET_VARIABLES if env.get(name) is None}
+        values = {**{name: env.get(name, "") for name in SECRET_VARIABLES}, **made}
         return cls(
             port=int(env.get("PORT") or 3000),
             api_key=env.get("BRIDGE_API_KEY") or DEFAULT_API_KEY,
-            ampeco_token=env.get("AMPECO_API_TOKEN") or DEFAULT_AMPECO_TOKEN,
-            webhook_secret=env.get("WEBHOOK_SECRET") or DEFAULT_WEBHOOK_SECRET,
-            cursor_secret=env.get("CURSOR_SECRET") or DEFAULT_CURSOR_SECRET,
+            ampeco_token=values["AMPECO_API_TOKEN"],
+            webhook_secret=values["WEBHOOK_SECRET"],
+            cursor_secret=values["CURSOR_SECRET"],
             ampeco_base_url=env.get("AMPECO_BASE_URL") or None,
+            made_up=tuple(made),
         )
+
+    def placeholders(self) -> list[str]:
+        """Lines naming each secret the bridge will refuse to use, and what to set."""
+        lines = []
+        if push_secrets.is_placeholder(self.ampeco_token):
+            lines.append("AMPECO_API_TOKEN is unset or a placeholder: AMPECO notifications and starts answer 503.")
+        try:
+            push_secrets.master_keys(self.webhook_secret)
+        except NotConfigured:
+            lines.append("WEBHOOK_SECRET holds no whsec_ master secret: every push answers 503.")
+        return [f"  ! {line} Set it and restart." for line in lines]
 
     def secrets(self) -> dict[str, str]:
         """Secret values by the template's logical ids."""
@@ -82,6 +101,13 @@ class LocalSettings:
             "WebhookSecret": self.webhook_secret,
             "CursorSecret": self.cursor_secret,
         }
+
+
+def made_up_secret(variable: str) -> str:
+    """A fresh secret of the form the variable takes."""
+    if variable == "WEBHOOK_SECRET":
+        return push_secrets.PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+    return "local-" + secrets.token_urlsafe(24)
 
 
 def stack_parameters(declared: Mapping[str, object], env: Mapping[str, str]) -> dict[str, str]:
@@ -129,7 +155,7 @@ def banner(settings: LocalSettings, bridge: BridgeServer, simulator: Service | N
         f"  URL              {url}   (stage {bridge.stage}, served without the stage prefix)",
         f"  API key          x-api-key: {settings.api_key}",
         f"  AMPECO token     {settings.ampeco_token}   (X-Signature on /webhooks/ampeco)",
-        f"  webhook secrets  {settings.webhook_secret}",
+        f"  webhook masters  {settings.webhook_secret}   (each charge point signs with its own, derived)",
         f"  AMPECO tenant    {tenant}; upstream {upstream}",
         f"  SNS deliveries   {url}/_local/deliveries",
         f"  AWS faults       {url}/_local/faults   (POST adds one, GET lists, DELETE clears)",
@@ -147,24 +173,32 @@ def banner(settings: LocalSettings, bridge: BridgeServer, simulator: Service | N
         f"  curl -s -X POST {url}/_local/faults"
         """ -d '{"service": "dynamodb", "operation": "PutItem", "kind": "throttle", "times": 1}'""",
     ]
-    lines += signed_push_example(url, settings.webhook_secret.split()[0])
+    lines += signed_push_example(url, settings.webhook_secret)
+    if settings.made_up:
+        names = " ".join(f"{name}=..." for name in settings.made_up)
+        lines += ["", f"  Made up for this run (export {names} to keep them across restarts)."]
+    lines += settings.placeholders()
     return "\n".join(lines)
 
 
-def signed_push_example(url: str, secret: str) -> list[str]:
-    """Shell lines that sign a direct push with Standard Webhooks at the moment they run."""
+def signed_push_example(url: str, masters: str, charge_point: int = 1) -> list[str]:
+    """Shell lines that sign a push as charge point `charge_point` does: with its own derived secret."""
     try:
-        key_hex = base64.b64decode(secret.removeprefix("whsec_"), validate=True).hex()
-    except (binascii.Error, ValueError):
-        return ["  (WEBHOOK_SECRET is not a whsec_ base64 secret: no signed example)"]
+        secret = push_secrets.charge_point_secrets(masters, charge_point)[0]
+    except NotConfigured:
+        return ["  (WEBHOOK_SECRET holds no whsec_ master secret: no signed example)"]
+    key_hex = base64.b64decode(secret.removeprefix(push_secrets.PREFIX)).hex()
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     body = shlex.quote(f'{{"type": "FirmwareUpdated", "timestamp": "{now}", "techInfo": "local"}}')
     return [
-        "  # a signed security-log push (Standard Webhooks):",
+        f"  # a signed security-log push from charge point {charge_point}, with its own secret"
+        f" (another's: bridge --local {url} push-secret --charge-point N):",
+        f"  secret={secret}",
         f'  body={body}; id="msg_$RANDOM$RANDOM"; ts=$(date +%s)',
         f"  sig=$(printf '%s' \"$id.$ts.$body\" | openssl dgst -sha256 -mac HMAC -macopt hexkey:{key_hex}"
         " -binary | base64)",
-        f"  curl -s -X POST {url}/webhooks/charge-points/1/security-events -H 'content-type: application/json'"
+        f"  curl -s -X POST {url}/webhooks/charge-points/{charge_point}/security-events"
+        " -H 'content-type: application/json'"
         ' -H "webhook-id: $id" -H "webhook-timestamp: $ts" -H "webhook-signature: v1,$sig" -d "$body"',
     ]
 

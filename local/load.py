@@ -4,10 +4,10 @@ Target: by default it starts its own local run (`python -m local` with its tenan
 AMPECO_BASE_URL says) as a child process on a free loopback port and stops it at the end, so `make load` works
 alone on a fresh machine; a child process rather than threads beside the load, so the clients do not share the
 bridge's interpreter lock. With BRIDGE_URL set it loads that local run instead (`make run` on a loopback
-address; its API key, AMPECO token and webhook secrets from BRIDGE_API_KEY, AMPECO_API_TOKEN and WEBHOOK_SECRET,
-or the local run's defaults), and sends starts only when asked (LOAD_STARTS), since that run may forward them
-to a real tenant. Loopback only: the count reads the local run's own `/_local/deliveries`.
-LOAD_DERIVED_PUSH_SECRETS=1 signs each push with its charge point's derived secret (CONTRACT section 3).
+address; its API key, AMPECO token and webhook masters from BRIDGE_API_KEY, AMPECO_API_TOKEN and WEBHOOK_SECRET,
+as that run has them), and sends starts only when asked (LOAD_STARTS), since that run may forward them to a
+real tenant. Loopback only: the count reads the local run's own `/_local/deliveries`. Each push is signed with
+its charge point's own secret, derived from the first master (CONTRACT section 3).
 
 Traffic (options, or LOAD_* environment variables): signed direct pushes, signed AMPECO
 SecurityEventNotifications of which a share is sent a second time with the same bytes, and starts (the
@@ -105,10 +105,9 @@ def target_from(url: str, env: Mapping[str, str]) -> Target:
         raise SystemExit(f"BRIDGE_URL must be a loopback URL with a port (the local run), not {url!r}")
     settings = LocalSettings.from_env(env)
     tenant = env.get("AMPECO_TENANT") or None
-    derived = env.get("LOAD_DERIVED_PUSH_SECRETS", "") not in {"", "0", "false"}
-    return Target(
-        parts.hostname, parts.port, settings.api_key, settings.ampeco_token, settings.webhook_secret, tenant, derived
-    )
+    if settings.made_up:
+        raise SystemExit(f"set {', '.join(settings.made_up)} as the local run at BRIDGE_URL has them")
+    return Target(parts.hostname, parts.port, settings.api_key, settings.ampeco_token, settings.webhook_secret, tenant)
 
 
 def free_port() -> int:
@@ -120,8 +119,12 @@ def free_port() -> int:
 @contextmanager
 def own_local_run(env: Mapping[str, str]) -> Iterator[Target]:
     """`python -m local` in a child process on a free port, its output in a log file; stopped on exit."""
+    from local.__main__ import SECRET_VARIABLES, made_up_secret
+
     port = free_port()
     child_env = {**env, "PORT": str(port), "LOCAL_LOG_LEVEL": env.get("LOCAL_LOG_LEVEL", "WARNING")}
+    for variable in SECRET_VARIABLES:  # the run's secrets, known to the load as to a provisioned sender
+        child_env.setdefault(variable, made_up_secret(variable))
     child_env.pop("AMPECO_BASE_URL", None)  # its own tenant simulator: a load never starts real sessions
     with tempfile.NamedTemporaryFile(prefix="bridge-load-", suffix=".log", delete=False) as log:
         print(f"starting a local run on 127.0.0.1:{port} (its output: {log.name})", flush=True)

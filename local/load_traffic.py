@@ -38,7 +38,6 @@ class Target:
     ampeco_token: str
     webhook_secrets: str  # one or more whsec_ masters, space-separated
     tenant: str | None
-    derived_push_secrets: bool = False
 
     @property
     def url(self) -> str:
@@ -80,15 +79,9 @@ def event_tag(run_id: str, kind: str) -> str:
 
 
 # ---------------------------------------------------------------------- signing (what senders do)
-def push_secret(masters: str, charge_point: int, derived: bool) -> str:
-    """The secret a charge point signs its pushes with: the first master, or the one derived for the charge point.
-
-    The derivation is CONTRACT section 3's; `derived` follows what the bridge verifies (LOAD_DERIVED_PUSH_SECRETS).
-    """
-    master = masters.split()[0]
-    if not derived:
-        return master
-    key = base64.b64decode(master.removeprefix("whsec_"))
+def push_secret(masters: str, charge_point: int) -> str:
+    """The secret a charge point signs its pushes with: derived from the first master (CONTRACT section 3)."""
+    key = base64.b64decode(masters.split()[0].removeprefix("whsec_"))
     digest = hmac.new(key, f"charge-point:{charge_point}".encode(), hashlib.sha256).digest()
     return "whsec_" + base64.b64encode(digest).decode()
 
@@ -121,7 +114,7 @@ def request_headers(job: Job, target: Target) -> dict[str, str]:
     """Signed at send time: a push's timestamp must be within the bridge's tolerance when it arrives."""
     headers = {"Content-Type": "application/json"}
     if job.kind == PUSH:
-        secret = push_secret(target.webhook_secrets, job.charge_point, target.derived_push_secrets)
+        secret = push_secret(target.webhook_secrets, job.charge_point)
         headers.update(push_headers(job.body, secret))
     elif job.kind in {NOTIFICATION, REPEAT}:
         headers.update(ampeco_headers(job.body, target.ampeco_token, target.tenant))

@@ -3,6 +3,7 @@
     bridge [--stack NAME | --local URL] redrive [--limit N] [--dry-run] [--json]
     bridge [--stack NAME | --local URL] replay security-events --since T --until T [--charge-point N] [--type T]
     bridge [--stack NAME | --local URL] replay start-results --since T --until T
+    bridge [--stack NAME | --local URL] push-secret --charge-point N [--all]   (or --master whsec_... offline)
 
 `--stack` reads the stack's resources from CloudFormation with the usual AWS credentials; `--local` (the
 default, http://127.0.0.1:3000) asks the local run where its in-memory AWS listens.
@@ -19,6 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bridge import push_secrets
+from bridge.errors import NotConfigured
+from bridge.ids import parse_id
 from bridge.models.common import iso_instant
 from bridge.publisher import SnsPublisher
 from bridge.redrive import Report, redrive, replay_security_events, replay_start_results
@@ -77,16 +81,40 @@ def local_target(url: str) -> Target:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; exit status 1 when anything could not be published."""
+    """Run one command; exit status 1 when anything could not be published, 2 when it could not run."""
     args = _parser().parse_args(argv)
     try:
+        if getattr(args, "master", None):
+            return _print_push_secrets(args, args.master)
         target = stack_target(args.stack, args.region) if args.stack else local_target(args.local)
+        if args.run is _push_secret:
+            return _print_push_secrets(args, _push_secret(args, target))
         report = args.run(args, target)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, NotConfigured) as exc:
         print(f"bridge: {exc}", file=sys.stderr)
         return 2
     _print(report, args)
     return 1 if report.failed else 0
+
+
+def _push_secret(_args: argparse.Namespace, target: Target) -> str:
+    """The WebhookSecret's value (the masters), read with the operator's credentials."""
+    answer = target.client("secretsmanager").get_secret_value(SecretId=target.resources["WebhookSecret"])
+    return str(answer["SecretString"])
+
+
+def _print_push_secrets(args: argparse.Namespace, masters: str) -> int:
+    """A charge point's secret (or one per master, during a rotation): what to provision on that charger."""
+    if args.charge_point is None or parse_id(str(args.charge_point)) is None:
+        raise ValueError("--charge-point takes a positive integer")
+    derived = push_secrets.charge_point_secrets(masters, args.charge_point)
+    shown = derived if args.all else derived[:1]
+    if args.json:
+        print(json.dumps({"chargePoint": args.charge_point, "secrets": shown}))
+    else:
+        for secret in shown:
+            print(secret)
+    return 0
 
 
 def _redrive(args: argparse.Namespace, target: Target) -> Report:
@@ -153,6 +181,13 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--type")
     events.set_defaults(run=_replay_events)
     results.set_defaults(run=_replay_results)
+
+    secret = commands.add_parser("push-secret", help="a charge point's own push secret, to provision it")
+    secret.add_argument("--charge-point", type=int, required=True)
+    secret.add_argument("--all", action="store_true", help="one per master during a rotation, current first")
+    secret.add_argument("--master", help="derive from this whsec_ master instead of reading the stack's secret")
+    secret.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
+    secret.set_defaults(run=_push_secret)
     return parser
 
 

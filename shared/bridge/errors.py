@@ -4,10 +4,14 @@ from __future__ import annotations
 
 
 class BridgeError(Exception):
-    """Base of every error the bridge raises on purpose."""
+    """Base of every error the bridge raises on purpose.
+
+    `reason` names a refusal (metric `RequestsRefused` by reason, one log line each); None: not a refusal.
+    """
 
     status = 500
     error_code: str | None = None
+    reason: str | None = None
 
     def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
@@ -19,18 +23,24 @@ class MalformedJson(BridgeError):
     """The body is not JSON."""
 
     status = 400
+    reason = "malformed_json"
 
 
 class Unauthenticated(BridgeError):
-    """A missing or wrong API key, signature or tenant."""
+    """A missing or wrong API key, signature or tenant; `reason` says which (never the values involved)."""
 
     status = 401
+
+    def __init__(self, message: str, *, reason: str = "bad_signature") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Forbidden(BridgeError):
     """An API key that is present but not accepted."""
 
     status = 403
+    reason = "forbidden"
 
 
 class NotFound(BridgeError):
@@ -43,6 +53,7 @@ class MethodNotAllowed(BridgeError):
     """The path exists, the method does not."""
 
     status = 405
+    reason = "method_not_allowed"
 
 
 class Conflict(BridgeError):
@@ -55,12 +66,14 @@ class PayloadTooLarge(BridgeError):
     """The body is over the size cap."""
 
     status = 413
+    reason = "oversize"
 
 
 class InvalidInput(BridgeError):
     """The request is well-formed but not acceptable; `errors` names the fields."""
 
     status = 422
+    reason = "invalid_body"
 
 
 class RetryableError(BridgeError):
@@ -85,6 +98,17 @@ class StorageUnavailable(RetryableError):
     def __init__(self, message: str, *, retry_after: int = 1, uncertain: bool = False) -> None:
         super().__init__(message, retry_after=retry_after)
         self.uncertain = uncertain
+
+
+class NotConfigured(RetryableError):
+    """A secret the bridge needs is unset or a placeholder: nothing is verified or sent until it is set."""
+
+    status = 503
+    reason = "not_configured"
+
+    def __init__(self, setting: str, expected: str) -> None:
+        super().__init__(f"The bridge is not configured: set the {setting} secret ({expected}).", retry_after=60)
+        self.setting = setting
 
 
 class UpstreamError(BridgeError):

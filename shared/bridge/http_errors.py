@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
+from bridge import refusals
 from bridge.errors import BridgeError, RetryableError, UpstreamError
 from bridge.observability import logger
 
@@ -59,7 +60,13 @@ def register_error_handlers(app: ApiGatewayResolver) -> None:
 
     @app.exception_handler(BridgeError)  # type: ignore[untyped-decorator]
     def _bridge_error(error: BridgeError) -> Response[str]:
-        if error.status >= 500:
+        if error.reason:
+            event = app.current_event
+            path = event.get("pathParameters") or {}
+            headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+            route = event.get("resource") or event.path
+            refusals.record(error, route, path.get("chargePoint"), headers.get("webhook-id"))
+        elif error.status >= 500:
             logger.warning("request failed", extra={"status": error.status, "reason": error.message})
         return error_response(error)
 

@@ -52,11 +52,23 @@ def security_event_message(event: SecurityEvent) -> OutboundMessage:
             "channel": event.channel.value,
         },
         attributes={
-            "type": Attribute(event.type),
+            "type": Attribute(attribute_text(event.type)),
             "chargePoint": Attribute(str(event.charge_point), "Number"),
             "critical": Attribute("true" if event.critical else "false"),
         },
     )
+
+
+def attribute_text(value: str) -> str:
+    """A value SNS takes as a String attribute: characters XML 1.0 cannot carry become U+FFFD (the body keeps
+    the raw value), and an empty value, which SNS refuses, becomes one."""
+    safe = "".join(c if _sns_safe(c) else "\ufffd" for c in value)
+    return safe or "\ufffd"
+
+
+def _sns_safe(char: str) -> bool:
+    code = ord(char)
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
 
 
 def start_result_message(attempt: Attempt) -> OutboundMessage:

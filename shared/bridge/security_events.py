@@ -78,7 +78,9 @@ def parse_charge_point(raw: str) -> int:
     """A charge point id from a path: a positive integer below 2**53, in canonical ASCII decimal."""
     charge_point = parse_id(raw)
     if charge_point is None:
-        raise InvalidInput(INVALID, errors={"chargePoint": ["The chargePoint must be a positive integer."]})
+        refused = InvalidInput(INVALID, errors={"chargePoint": ["The chargePoint must be a positive integer."]})
+        refused.reason = "invalid_charge_point"
+        raise refused
     return charge_point
 
 

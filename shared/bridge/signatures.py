@@ -33,20 +33,22 @@ def verify_standard_webhook(
     timestamp = headers.get("webhook-timestamp", "")
     signature_header = headers.get("webhook-signature", "")
     if not (msg_id and timestamp and signature_header):
-        raise Unauthenticated("Missing webhook signature headers.")
+        raise Unauthenticated("Missing webhook signature headers.", reason="missing_signature")
     seconds = decimal(timestamp)  # ASCII digits only: the signed content is written in them
     if seconds is None or len(timestamp) > 11:
-        raise Unauthenticated("Invalid webhook timestamp.")
+        raise Unauthenticated("Invalid webhook timestamp.", reason="bad_timestamp")
     try:
         sent_at = datetime.fromtimestamp(seconds, tz=UTC)
     except (ValueError, OverflowError, OSError) as exc:
-        raise Unauthenticated("Invalid webhook timestamp.") from exc
-    if abs((now - sent_at).total_seconds()) > tolerance_seconds:
-        raise Unauthenticated("Webhook timestamp is outside the tolerance window.")
+        raise Unauthenticated("Invalid webhook timestamp.", reason="bad_timestamp") from exc
+    skew = (now - sent_at).total_seconds()
+    if abs(skew) > tolerance_seconds:
+        reason = "stale_timestamp" if skew > 0 else "future_timestamp"
+        raise Unauthenticated("Webhook timestamp is outside the tolerance window.", reason=reason)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise Unauthenticated("Webhook body is not UTF-8.") from exc
+        raise Unauthenticated("Webhook body is not UTF-8.", reason="bad_signature") from exc
 
     offered = _offered_v1_signatures(signature_header)
     for secret in secrets:
@@ -72,7 +74,7 @@ def _offered_v1_signatures(header: str) -> list[str]:
 def verify_ampeco_signature(body: bytes, signature: str | None, token: str) -> None:
     """AMPECO signs the raw body with HMAC-SHA256 keyed by the API token, as hex or base64."""
     if not signature:
-        raise Unauthenticated("Missing X-Signature header.")
+        raise Unauthenticated("Missing X-Signature header.", reason="missing_signature")
     digest = hmac.new(token.encode(), body, hashlib.sha256).digest()
     candidate = signature.strip()
     if hmac.compare_digest(candidate.lower().encode(), digest.hex().encode()):

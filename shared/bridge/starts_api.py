@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import time
 
-from bridge.errors import InvalidInput
+from bridge import push_secrets
+from bridge.errors import InvalidInput, NotConfigured
 from bridge.models.starts import StartAnswer, StartPath
 from bridge.start_flow import IdempotentRequest, start_once
 from bridge.starts import canonical_body, parse_start_body, parse_target
@@ -39,7 +40,9 @@ class StartService:
         deps = self.deps
         # The contract's bound: the answer within the tenant deadline + 2 s (half a second kept for the reply).
         answer_by = time.monotonic() + deps.settings.ampeco_timeout_seconds + ANSWER_GRACE_SECONDS
-        deps.secret(deps.settings.ampeco_api_token_arn)  # a 503 now, before any attempt exists
+        # A 503 now, before any attempt exists: the token unreadable, or a placeholder that must never reach the tenant.
+        if push_secrets.is_placeholder(deps.secret(deps.settings.ampeco_api_token_arn)):
+            raise NotConfigured("AmpecoApiToken", "the AMPECO tenant's API token")
         return start_once(
             deps.attempts, deps.tenant, deps.deferrals, target, forward, idempotent, deps.clock, answer_by=answer_by
         )

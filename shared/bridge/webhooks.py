@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from bridge import notifications
-from bridge.errors import Unauthenticated
+from bridge import notifications, push_secrets
+from bridge.errors import NotConfigured, Unauthenticated
 from bridge.models.notifications import Delivery, NotificationStatus
 from bridge.notifications import NotificationOutcome
 from bridge.security_events import Ingested, ingest_push, parse_charge_point
@@ -14,16 +16,32 @@ from bridge.wiring import WebhookDependencies
 
 
 def receive_push(deps: WebhookDependencies, charge_point: str, body: bytes, headers: dict[str, str]) -> Ingested:
-    """A direct push: signature first (so an unsigned, malformed body is a 401), then validation."""
+    """A direct push, signed with its charge point's own secret: checked before the body is parsed."""
     settings = deps.settings
-    webhook_id = verify_standard_webhook(
-        body,
-        headers,
-        deps.secret(settings.webhook_secret_arn).split(),
-        tolerance_seconds=settings.webhook_tolerance_seconds,
-        now=deps.clock(),
+    configured = deps.secret(settings.webhook_secret_arn)
+    charge_point_id = parse_charge_point(charge_point)
+    secrets = push_secrets.charge_point_secrets(configured, charge_point_id)
+    verify = functools.partial(
+        verify_standard_webhook, body, headers, tolerance_seconds=settings.webhook_tolerance_seconds, now=deps.clock()
     )
-    return ingest_push(deps.events, parse_charge_point(charge_point), webhook_id, body)
+    try:
+        webhook_id = verify(secrets)
+    except Unauthenticated as refused:
+        if refused.reason != "bad_signature":
+            raise
+        # Refused either way; the reason tells an operator a charger was given a master, not its own secret.
+        if _verifies(verify, push_secrets.master_secrets(configured)):
+            raise Unauthenticated("No matching webhook signature.", reason="master_signature") from refused
+        raise
+    return ingest_push(deps.events, charge_point_id, webhook_id, body)
+
+
+def _verifies(verify: Callable[[list[str]], str], secrets: list[str]) -> bool:
+    try:
+        verify(secrets)
+    except Unauthenticated:
+        return False
+    return True
 
 
 def push_answer(result: Ingested) -> dict[str, Any]:
@@ -37,10 +55,13 @@ def push_answer(result: Ingested) -> dict[str, Any]:
 def receive_notification(deps: WebhookDependencies, body: bytes, headers: dict[str, str]) -> NotificationOutcome:
     """An AMPECO notification: HMAC of the raw body with the API token, and the tenant when pinned."""
     settings = deps.settings
-    verify_ampeco_signature(body, headers.get("x-signature"), deps.secret(settings.ampeco_api_token_arn))
+    token = deps.secret(settings.ampeco_api_token_arn)
+    if push_secrets.is_placeholder(token):
+        raise NotConfigured("AmpecoApiToken", "the AMPECO tenant's API token")
+    verify_ampeco_signature(body, headers.get("x-signature"), token)
     tenant = headers.get("x-tenant")
     if settings.ampeco_tenant and tenant != settings.ampeco_tenant:
-        raise Unauthenticated("Unknown tenant.")
+        raise Unauthenticated("Unknown tenant.", reason="wrong_tenant")
     delivery = Delivery(
         body=body,
         fingerprint=body_fingerprint(body),

@@ -13,7 +13,7 @@ import pytest
 
 from local.tenant_sim import TenantSimulator
 from tests.contract.schemas import example
-from tests.harness import WEBHOOK_SECRET, Bridge, security_event, sign_push
+from tests.harness import Bridge, push_secret, security_event, sign_push
 
 START = "/public-api/actions/charge-point/v1.0/12/start/3"
 EVSE_START = "/public-api/actions/evse/v1.0/7/start"
@@ -246,7 +246,7 @@ def test_a_push_to_a_charge_point_in_non_ascii_digits_is_refused_and_stores_noth
 
 def test_a_webhook_timestamp_in_non_ascii_digits_is_401(bridge: Bridge) -> None:
     body = json.dumps(security_event()).encode()
-    headers = sign_push(body, "msg_arabic_time", WEBHOOK_SECRET)
+    headers = sign_push(body, "msg_arabic_time", push_secret(1))
     arabic = str.maketrans("0123456789", "".join(chr(0x0660 + d) for d in range(10)))
     headers["webhook-timestamp"] = headers["webhook-timestamp"].translate(arabic)
 

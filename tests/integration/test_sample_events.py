@@ -12,7 +12,7 @@ import pytest
 
 from local.lambda_runtime import handler_invoker, make_context
 from tests.contract.schemas import assert_valid, example
-from tests.harness import WEBHOOK_SECRET, Bridge, security_event, sign_push
+from tests.harness import Bridge, push_secret, security_event, sign_push
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 LISTING = "/public-api/resources/security-events/v2.0"
@@ -75,7 +75,8 @@ def freshly_signed(name: str) -> dict[str, Any]:
     """A push sample re-signed now: its stored webhook-timestamp is long outside the tolerance."""
     event = load(name)
     assert not event["isBase64Encoded"]
-    signed = sign_push(event["body"].encode(), header(event, "webhook-id"), WEBHOOK_SECRET)
+    charge_point = event["pathParameters"]["chargePoint"]
+    signed = sign_push(event["body"].encode(), header(event, "webhook-id"), push_secret(charge_point))
     for key, value in signed.items():
         set_header(event, key, value)
     return event

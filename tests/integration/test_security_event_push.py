@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from tests.contract.schemas import assert_valid
-from tests.harness import OLD_WEBHOOK_SECRET, WEBHOOK_SECRET, Bridge, security_event, sign_push
+from tests.harness import OLD_WEBHOOK_SECRET, Bridge, push_secret, security_event, sign_push
 
 LISTING = "/public-api/resources/security-events/v2.0"
 
@@ -140,12 +140,12 @@ def test_events_at_the_same_millisecond_from_many_charge_points_all_get_distinct
 
 # ---------------------------------------------------------------------- authenticity
 def test_push_signed_with_the_previous_secret_during_rotation_is_accepted(bridge: Bridge) -> None:
-    assert bridge.push(1, security_event(), secret=OLD_WEBHOOK_SECRET).status == 202
+    assert bridge.push(1, security_event(), master=OLD_WEBHOOK_SECRET).status == 202
 
 
 def test_push_with_several_signatures_and_a_malformed_first_entry_is_accepted(bridge: Bridge) -> None:
     raw = json.dumps(security_event()).encode()
-    headers = sign_push(raw, "msg_multi", WEBHOOK_SECRET)
+    headers = sign_push(raw, "msg_multi", push_secret(1))
     headers["webhook-signature"] = "garbage v1,AAAA " + headers["webhook-signature"]
     answer = bridge.request("POST", "/webhooks/charge-points/1/security-events", body=raw, headers=headers)
     assert answer.status == 202
@@ -170,7 +170,7 @@ WRONG_SECRET = "whsec_" + "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA=="
 )
 def test_push_with_bad_signature_headers_is_401_and_stores_nothing(bridge: Bridge, case: str, mutate) -> None:
     raw = json.dumps(security_event()).encode()
-    headers = mutate(sign_push(raw, f"msg_{uuid.uuid4().hex}", WEBHOOK_SECRET))
+    headers = mutate(sign_push(raw, f"msg_{uuid.uuid4().hex}", push_secret(1)))
     answer = bridge.request("POST", "/webhooks/charge-points/1/security-events", body=raw, headers=headers)
     assert answer.status == 401, case
     assert_valid("error", answer.json)
@@ -183,7 +183,7 @@ def test_push_signed_with_an_unknown_secret_is_401(bridge: Bridge) -> None:
 
 def test_signature_over_other_bytes_is_401(bridge: Bridge) -> None:
     raw = json.dumps(security_event()).encode()
-    headers = sign_push(raw, "msg_x", WEBHOOK_SECRET)
+    headers = sign_push(raw, "msg_x", push_secret(1))
     tampered = raw.replace(b"FirmwareUpdated", b"ResetOrReboot")
     answer = bridge.request("POST", "/webhooks/charge-points/1/security-events", body=tampered, headers=headers)
     assert answer.status == 401
@@ -202,7 +202,7 @@ def test_body_over_256_kib_is_413_before_the_signature_is_checked(bridge: Bridge
 
 def test_non_utf8_body_is_401(bridge: Bridge) -> None:
     raw = b"\xff\xfe{}"
-    headers = sign_push(raw, "msg_bin", WEBHOOK_SECRET)
+    headers = sign_push(raw, "msg_bin", push_secret(1))
     answer = bridge.request("POST", "/webhooks/charge-points/1/security-events", body=raw, headers=headers)
     assert answer.status == 401
 

@@ -47,8 +47,7 @@ def test_a_derived_push_secret_follows_the_contract_formula() -> None:
     key = base64.b64decode(MASTER.removeprefix("whsec_"))
     expected = "whsec_" + base64.b64encode(hmac.new(key, b"charge-point:1187", hashlib.sha256).digest()).decode()
 
-    assert push_secret(f"{MASTER} whsec_b2xk", 1187, derived=True) == expected
-    assert push_secret(f"{MASTER} whsec_b2xk", 1187, derived=False) == MASTER
+    assert push_secret(f"{MASTER} whsec_b2xk", 1187) == expected
 
 
 def test_push_headers_sign_id_timestamp_and_body() -> None:

@@ -112,3 +112,23 @@ def test_a_young_publish_costs_no_extra_write() -> None:
     undelivered.faults.fail("remove", RuntimeError("would have been called"))
     relay_change(change(clock, 5), publish, undelivered, clock(), GIVE_UP)
     assert undelivered.faults.fired["remove"] == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "attribute"),
+    [
+        ("Tamper\x00Detected", "Tamper\ufffdDetected"),
+        ("a\x1bb\x7f", "a\ufffdb\x7f"),
+        ("", "\ufffd"),
+        ("Ok\tType", "Ok\tType"),
+    ],
+)
+def test_an_open_type_sns_would_refuse_is_made_safe_in_the_attribute_and_kept_raw_in_the_body(
+    raw: str, attribute: str
+) -> None:
+    from bridge.relay import message_for
+
+    message = message_for({**EVENT_IMAGE, "eventType": raw, "sk": 1, "kind": "securityEvent"})
+    assert message is not None
+    assert message.attributes["type"].value == attribute
+    assert message.data["type"] == raw
