@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import os
 import secrets
 import shlex
 import signal
+import sys
 import threading
 import warnings
 from collections.abc import Mapping
@@ -28,6 +30,7 @@ from local.server import BridgeServer
 from local.stack import Stack
 from local.streams import StreamPump
 from local.template import TemplateModel, load_template
+from local.tenant_routes import SECURITY_EVENTS_ROUTE, serve_tenant_controls
 from local.tenant_sim import TenantSimulator, start_simulator
 
 log = logging.getLogger("local")
@@ -50,6 +53,14 @@ PARAMETER_ENV = {
 }
 
 
+DEFAULT_RECONCILE_INTERVAL = 10.0  # seconds; the template's schedule (5 minutes) is for AWS
+RECONCILER_SCHEDULE = "ReconcilerFunction.Schedule"
+
+
+class SettingError(ValueError):
+    """A local-run setting out of range or malformed; its text is the one line `make run` stops with."""
+
+
 class Service(Protocol):
     """Something the local run started and stops on exit (the tenant simulator)."""
 
@@ -68,6 +79,8 @@ class LocalSettings:
     cursor_secret: str
     ampeco_base_url: str | None
     made_up: tuple[str, ...] = ()  # the secret variables that were unset, so made up for this run
+    drop_share: float = 0.0  # SIM_DROP_NOTIFICATIONS: the share of the simulator's notifications it drops
+    reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL  # RECONCILE_INTERVAL_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LocalSettings:
@@ -81,6 +94,8 @@ class LocalSettings:
             cursor_secret=values["CURSOR_SECRET"],
             ampeco_base_url=env.get("AMPECO_BASE_URL") or None,
             made_up=tuple(made),
+            drop_share=drop_share_from_env(env),
+            reconcile_interval=reconcile_interval_from_env(env),
         )
 
     def placeholders(self) -> list[str]:
@@ -101,6 +116,40 @@ class LocalSettings:
             "WebhookSecret": self.webhook_secret,
             "CursorSecret": self.cursor_secret,
         }
+
+
+def drop_share_from_env(env: Mapping[str, str]) -> float:
+    """SIM_DROP_NOTIFICATIONS as a share from 0 to 1 (unset or empty: 0); SettingError otherwise."""
+    raw = env.get("SIM_DROP_NOTIFICATIONS", "")
+    if not raw.strip():
+        return 0.0
+    try:
+        share = float(raw)
+    except ValueError:
+        share = math.nan
+    if not (math.isfinite(share) and 0 <= share <= 1):
+        raise SettingError(
+            f"SIM_DROP_NOTIFICATIONS={raw!r} is not allowed: a number from 0 to 1"
+            " (the share of the tenant simulator's notifications it drops)"
+        )
+    return share
+
+
+def reconcile_interval_from_env(env: Mapping[str, str]) -> float:
+    """RECONCILE_INTERVAL_SECONDS, 1 to 3600 (unset or empty: 10 locally; AWS schedules whole minutes)."""
+    raw = env.get("RECONCILE_INTERVAL_SECONDS", "")
+    if not raw.strip():
+        return DEFAULT_RECONCILE_INTERVAL
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 1 <= seconds <= 3600):
+        raise SettingError(
+            f"RECONCILE_INTERVAL_SECONDS={raw!r} is not allowed: a number of seconds from 1 to 3600"
+            " (how often the local reconciler pages the tenant's listings)"
+        )
+    return seconds
 
 
 def made_up_secret(variable: str) -> str:
@@ -126,7 +175,8 @@ def start_tenant_simulator(settings: LocalSettings) -> TenantSimulator | None:
     """
     if settings.ampeco_base_url:
         return None
-    simulator = start_simulator(settings.ampeco_token, None, os.environ.get("AMPECO_TENANT") or "local-tenant")
+    tenant = os.environ.get("AMPECO_TENANT") or "local-tenant"
+    simulator = start_simulator(settings.ampeco_token, None, tenant, drop_share=settings.drop_share)
     os.environ["AMPECO_BASE_URL"] = simulator.url  # before the handlers read it at import
     return simulator
 
@@ -150,6 +200,8 @@ def banner(settings: LocalSettings, bridge: BridgeServer, simulator: Service | N
     url = bridge.url
     tenant = os.environ.get("AMPECO_TENANT") or "any"
     upstream = simulator.url + " (simulator)" if simulator else settings.ampeco_base_url or "none"
+    if simulator and settings.drop_share:
+        upstream += f", dropping {settings.drop_share:.0%} of its notifications"
     lines = [
         "AMPECO webhook bridge, local run (in-memory AWS; Ctrl-C stops)",
         f"  URL              {url}   (stage {bridge.stage}, served without the stage prefix)",
@@ -158,14 +210,18 @@ def banner(settings: LocalSettings, bridge: BridgeServer, simulator: Service | N
         f"  webhook masters  {settings.webhook_secret}   (each charge point signs with its own, derived)",
         f"  AMPECO tenant    {tenant}; upstream {upstream}",
         f"  SNS deliveries   {url}/_local/deliveries",
+        f"  reconciler       every {settings.reconcile_interval:g} s against the tenant's listings"
+        " (RECONCILE_INTERVAL_SECONDS)",
         f"  AWS faults       {url}/_local/faults   (POST adds one, GET lists, DELETE clears)",
         f"  operator CLI     .venv/bin/bridge --local {url} redrive   (also: replay; see --help)",
+        f"  tenant events    {url}{SECURITY_EVENTS_ROUTE}   (POST: the simulated tenant records and notifies one)",
         "",
         "Try:",
         f"  curl -s {url}/health",
         f"  curl -s -H 'x-api-key: {settings.api_key}' {url}/public-api/resources/security-events/v2.0",
         "  # a start (the simulator decides by idTag: SIM:<CODE>, SIM:REJECT, SIM:TIMEOUT, SIM:HTTP_<status>,"
-        " SIM:GARBAGE; anything else starts)",
+        " SIM:GARBAGE, SIM:SILENT_START (starts, never notified), SIM:LATE_START (starts, answers after the"
+        " deadline); anything else starts; SIM_DROP_NOTIFICATIONS=0..1 drops that share of its notifications)",
         f"  curl -s -X POST {url}/public-api/actions/charge-point/v1.0/1187/start/2301"
         f" -H 'x-api-key: {settings.api_key}' -H 'content-type: application/json' -d '{{\"idTag\": \"FLEET-1\"}}'",
         f"  curl -s -H 'x-api-key: {settings.api_key}' {url}/public-api/resources/sessions/v1.0",
@@ -173,12 +229,24 @@ def banner(settings: LocalSettings, bridge: BridgeServer, simulator: Service | N
         f"  curl -s -X POST {url}/_local/faults"
         """ -d '{"service": "dynamodb", "operation": "PutItem", "kind": "throttle", "times": 1}'""",
     ]
+    if simulator is not None:
+        lines += tenant_event_example(url)
     lines += signed_push_example(url, settings.webhook_secret)
     if settings.made_up:
         names = " ".join(f"{name}=..." for name in settings.made_up)
         lines += ["", f"  Made up for this run (export {names} to keep them across restarts)."]
     lines += settings.placeholders()
     return "\n".join(lines)
+
+
+def tenant_event_example(url: str) -> list[str]:
+    """Shell lines that make the simulated tenant record a security event and notify the bridge."""
+    now = datetime.now(UTC).replace(microsecond=0).isoformat()
+    body = shlex.quote(f'{{"chargePoint": 1187, "type": "TamperDetectionActivated", "timestamp": "{now}"}}')
+    return [
+        '  # a security event at the simulated tenant, notified to the bridge ("notify": false loses the webhook)',
+        f"  curl -s -X POST {url}{SECURITY_EVENTS_ROUTE} -H 'content-type: application/json' -d {body}",
+    ]
 
 
 def signed_push_example(url: str, masters: str, charge_point: int = 1) -> list[str]:
@@ -208,7 +276,11 @@ def main() -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
     # Powertools warns on every invocation that publishes no metric (reads, health): noise here.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    settings = LocalSettings.from_env(os.environ)
+    try:
+        settings = LocalSettings.from_env(os.environ)
+    except SettingError as exc:
+        print(exc, file=sys.stderr, flush=True)  # before anything serves, as a function fails at cold start
+        return 2
     stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -228,12 +300,13 @@ def main() -> int:
         aws_endpoint.start()
         serve_stack(bridge, stack, aws_endpoint.url)
         simulator = start_tenant_simulator(settings)
+        serve_tenant_controls(bridge, simulator)
         preload_handlers(stack)
         pump = StreamPump(stack, stack.template, invoke)
         pump.start()
         # The finaliser's queue and sweep schedule: the event sources besides streams.
         sqs_pump = SqsPump(stack, invoke)
-        ticker = ScheduleTicker(stack, invoke)
+        ticker = ScheduleTicker(stack, invoke, periods={RECONCILER_SCHEDULE: settings.reconcile_interval})
         sqs_pump.start()
         ticker.start()
         bridge.start()
@@ -255,6 +328,8 @@ def main() -> int:
             pump.stop()
             if simulator is not None:
                 simulator.stop()
+                if settings.drop_share:
+                    print(f"the tenant simulator dropped {len(simulator.dropped_notifications)} notifications")
     return 0
 
 

@@ -13,8 +13,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -336,14 +336,17 @@ def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
 class ScheduleTicker(BackgroundWorker):
     """Invokes each `rate(...)` Schedule event source's function every period, first after one period.
 
-    `speedup` divides the periods (a local run can sweep every second instead of every minute). Ticks run
+    `speedup` divides the periods (a local run can sweep every second instead of every minute); `periods`
+    sets a source's own, by `Function.Event` (the local reconciler runs every 10 s, not every 5 min). Ticks run
     one after another in one thread: a slow invocation delays the next instead of overlapping it, and a
     failed one is logged, not retried (EventBridge invokes asynchronously, with Lambda's retries).
     """
 
     thread_name = "schedule-ticker"
 
-    def __init__(self, stack: Stack, invoke: Invoke, speedup: float = 1.0) -> None:
+    def __init__(
+        self, stack: Stack, invoke: Invoke, speedup: float = 1.0, periods: Mapping[str, float] | None = None
+    ) -> None:
         super().__init__()
         if speedup <= 0:
             raise ValueError("speedup must be positive")
@@ -351,7 +354,10 @@ class ScheduleTicker(BackgroundWorker):
         self._invoke = invoke
         self._speedup = speedup
         self.sources: list[ScheduleSource] = []
+        overrides = dict(periods or {})
         for source in schedule_sources(stack):
+            if source.name in overrides:
+                source = replace(source, period=overrides[source.name])
             if source.period is None:
                 log.warning("%s: %s is not supported locally; skipped", source.name, source.expression)
                 continue

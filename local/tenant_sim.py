@@ -11,18 +11,27 @@ answers in the shapes of AMPECO Public API 3.110.0. The request's `idTag` picks 
 - `SIM:GARBAGE`: 202 with the valid JSON `{"unexpected": true}`, which is not AMPECO's shape
 - `SIM:DRIP`: 202 headers, then a (valid rejection) body one byte every 0.2 s
 - `SIM:HUGE`: 202 with a 1 MiB body (a valid rejection padded in `message`)
+- `SIM:SILENT_START`: starts a session (202 success, stored and listed) and sends no notification for it,
+  as when every webhook for it was lost
+- `SIM:LATE_START`: starts a session (stored, listed and notified as usual) but holds the answer for
+  `timeout_hint_seconds` (less if the simulator stops), then writes the 202 success: after the caller's deadline
 - anything else, no `idTag`, no body or `{}`: 202 `{"success": true, "sessionId", "authorizationId"}`, then
   (in the background, after `notification_delay_seconds`) the signed `session.start.stop.notification`
   and `SessionUpdateNotification` to `webhook_url`, as a tenant configured with that callback would.
 
 Malformed JSON, a body that is not an object or a non-string `idTag` get 422 `{message, errors}`: the
 spec declares no 400 for the start endpoints, only 422 "The payload you provided is invalid".
+
+It keeps what it generated and lists it with the same bearer token (see `local.tenant_listings` for order,
+filters and cursors): `GET /public-api/resources/security-events/v2.0` and `GET /public-api/resources/sessions/v1.0`.
+`record_security_event` records a charge point's security event and sends the signed `SecurityEventNotification`.
+With `drop_share` above 0 each notification (session or security) is dropped instead of sent with that
+probability, as AMPECO drops a webhook it gave up on; `dropped_notifications` lists them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import itertools
 import json
@@ -31,16 +40,23 @@ import random
 import re
 import socket
 import threading
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from local.http_server import ThreadedHTTPServer
+from local.tenant_listings import (
+    SECURITY_EVENTS_PATH,
+    SESSIONS_PATH,
+    ListingError,
+    security_events_listing,
+    sessions_listing,
+)
+from local.tenant_notifier import DroppedNotification, Notifier, Outgoing, SentNotification
+from local.tenant_records import SimSession, TenantRecords, iso_micro, session_resource
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +74,6 @@ MAX_REQUEST_BYTES = 1024 * 1024
 HUGE_BODY_BYTES = 1024 * 1024
 DRIP_INTERVAL_SECONDS = 0.2
 RETRY_AFTER_SECONDS = "30"
-DELIVERY_TIMEOUT_SECONDS = 5.0
-
-# Deliveries go straight to the webhook URL, never through an http_proxy from the environment.
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 _MESSAGES = {
     400: "Bad Request.",
@@ -90,32 +102,6 @@ class SimCall:
     raw_body: bytes = b""
 
 
-@dataclass(frozen=True)
-class SentNotification:
-    """One notification the simulator tried to deliver; `status` is None when no HTTP answer came."""
-
-    notification: str
-    url: str
-    body: dict[str, Any]
-    raw_body: bytes
-    headers: dict[str, str]
-    status: int | None
-    error: str | None = None
-
-
-@dataclass
-class _Session:
-    session_id: int
-    authorization_id: int
-    charge_point_id: int
-    evse_id: int
-    connector_id: int | None
-    user_id: int | None
-    id_tag: str | None
-    started_at: datetime
-    randomised_delay: int = field(default_factory=lambda: random.randint(0, 600))
-
-
 class TenantSimulator:
     """A fake AMPECO tenant. `start()` returns its base URL; `stop()` ends every request it holds."""
 
@@ -129,22 +115,25 @@ class TenantSimulator:
         host: str = "127.0.0.1",
         port: int = 0,
         notification_delay_seconds: float = 0.05,
+        drop_share: float = 0.0,
+        drop_seed: int | None = None,
     ) -> None:
         self.token = token
         self.webhook_url = webhook_url
         self.tenant = tenant
         self.timeout_hint_seconds = timeout_hint_seconds
         self.notification_delay_seconds = notification_delay_seconds
+        self.records = TenantRecords()
         self._address = (host, port)
         self._lock = threading.Condition()
         self._calls: list[SimCall] = []
-        self._sent: list[SentNotification] = []
+        self._listing_failures: list[str | None] = []
         self._stopping = threading.Event()
+        self._notifier = Notifier(self._stopping, drop_share, drop_seed)
         self._server: _Server | None = None
         self._serve_thread: threading.Thread | None = None
         self._url: str | None = None
         self._open_sockets: set[socket.socket] = set()
-        self._deliveries: list[threading.Thread] = []
         # Ids below 2^53 that do not repeat across simulators in one process (tests start many).
         base = random.randrange(1, 9_000) * 1_000_000
         self._session_ids = itertools.count(base + 1)
@@ -173,12 +162,10 @@ class TenantSimulator:
             server.server_close()
         with self._lock:
             sockets = list(self._open_sockets)
-            deliveries = list(self._deliveries)
         for sock in sockets:  # idle keep-alive connections would otherwise hold their threads
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        for thread in deliveries:
-            thread.join(timeout=DELIVERY_TIMEOUT_SECONDS)
+        self._notifier.join()
         if self._serve_thread is not None:
             self._serve_thread.join(timeout=5)
 
@@ -205,14 +192,62 @@ class TenantSimulator:
 
     @property
     def sent_notifications(self) -> list[SentNotification]:
-        with self._lock:
-            return list(self._sent)
+        return self._notifier.sent
 
     def wait_for_notifications(self, count: int, timeout: float = 5.0) -> list[SentNotification]:
         """Block until at least `count` deliveries were attempted (or `timeout` passes); returns them all."""
+        return self._notifier.wait_for_sent(count, timeout)
+
+    @property
+    def drop_share(self) -> float:
+        """The share of notifications dropped instead of sent."""
+        return self._notifier.drop_share
+
+    @property
+    def dropped_notifications(self) -> list[DroppedNotification]:
+        """Every notification dropped so far (by `drop_share`; not those withheld by `notify=False` or an idTag)."""
+        return self._notifier.dropped
+
+    def wait_for_deliveries(self, timeout: float = 5.0) -> bool:
+        """Block until every notification scheduled so far was sent or dropped; False if `timeout` passed first."""
+        return self._notifier.wait_until_idle(timeout)
+
+    def fail_listings(self, *answers: int | str | None) -> None:
+        """Answer the next listing requests with these, one each: None for the page itself, an HTTP status (429
+        and 503 carry Retry-After) or "garbage" (200 with a body that is not a listing)."""
         with self._lock:
-            self._lock.wait_for(lambda: len(self._sent) >= count, timeout=timeout)
-            return list(self._sent)
+            self._listing_failures += [None if answer is None else str(answer) for answer in answers]
+
+    def _next_listing_failure(self) -> str | None:
+        with self._lock:
+            return self._listing_failures.pop(0) if self._listing_failures else None
+
+    # -- the tenant's own records ------------------------------------------------------------------
+
+    def record_security_event(
+        self,
+        charge_point: int,
+        type: str,
+        timestamp: datetime | str,
+        tech_info: str | None = None,
+        critical: bool | None = None,
+        notify: bool = True,
+    ) -> dict[str, Any]:
+        """Record a charge point's security event and, unless `notify` is false, send its signed
+        `SecurityEventNotification` in the background. Returns the stored item (listing shape plus `critical`).
+
+        `timestamp` is a string as the charge point reported it (ISO-8601 with an offset, sent as is in the
+        notification) or an aware datetime; `critical` defaults to whether the type is one of the seven.
+        ValueError names each bad argument.
+        """
+        record = self.records.add_security_event(charge_point, type, timestamp, tech_info, critical)
+        log.debug("tenant simulator: security event %s recorded (charge point %s)", record.id, charge_point)
+        if notify:
+            ids = {"eventId": record.id, "chargePointId": record.charge_point}
+            delivery = self._schedule([(record.notification(), ids)], delay=0)
+            if delivery is not None:
+                delivery.start()
+        return record.stored_item()
 
     # -- internals used by the handler -------------------------------------------------------------
 
@@ -227,7 +262,8 @@ class TenantSimulator:
             else:
                 self._open_sockets.discard(sock)
 
-    def _new_session(self, charge_point_id: int, evse_id: int, body: dict[str, Any]) -> _Session:
+    def _new_session(self, charge_point_id: int, evse_id: int, body: dict[str, Any]) -> SimSession:
+        """A started session, stored for the listing."""
         with self._lock:
             session_id = next(self._session_ids)
             authorization_id = next(self._authorization_ids)
@@ -238,7 +274,8 @@ class TenantSimulator:
             # AMPECO stores the deprecated externalSessionId in the session's idTag when no idTag is given.
             legacy = body.get("externalSessionId")
             tag = legacy if isinstance(legacy, str) else None
-        return _Session(
+        started = datetime.now(UTC)
+        session = SimSession(
             session_id=session_id,
             authorization_id=authorization_id,
             charge_point_id=charge_point_id,
@@ -246,55 +283,33 @@ class TenantSimulator:
             connector_id=connector if _is_int(connector) else DEFAULT_CONNECTOR_ID,
             user_id=user if _is_int(user) else None,
             id_tag=tag,
-            started_at=datetime.now(UTC).replace(microsecond=0),
+            started_at=started,
+            last_updated_at=started,
         )
+        self.records.add_session(session)
+        return session
 
-    def _notify_later(self, session: _Session) -> None:
+    def _session_notifications(self, session: SimSession) -> threading.Thread | None:
+        """The session's two notifications, scheduled but not started: the caller starts the thread once
+        its answer is written, so the answer goes out first, and `wait_for_deliveries` already counts them."""
+        ids = {"sessionId": session.session_id}
+        outgoing = [(start_stop_notification(session), ids), (session_update_notification(session), ids)]
+        # The delay lets the bridge's start answer go out first, as with a real tenant and charge point.
+        return self._schedule(outgoing, delay=self.notification_delay_seconds)
+
+    def _schedule(self, outgoing: list[Outgoing], delay: float) -> threading.Thread | None:
+        """A delivery thread for `outgoing` (not started), counted as pending; None without a webhook URL."""
         url = self.webhook_url
         if not url:
-            return
-        thread = threading.Thread(target=self._deliver_all, args=(url, session), name="tenant-sim-notify", daemon=True)
-        with self._lock:
-            self._deliveries = [t for t in self._deliveries if t.is_alive()]
-            self._deliveries.append(thread)
-        thread.start()
-
-    def _deliver_all(self, url: str, session: _Session) -> None:
-        # The delay lets the bridge's start answer go out first, as with a real tenant and charge point.
-        if self._stopping.wait(self.notification_delay_seconds):
-            return
-        for body in (start_stop_notification(session), session_update_notification(session)):
-            if self._stopping.is_set():
-                return
-            self._deliver(url, body)
-
-    def _deliver(self, url: str, body: dict[str, Any]) -> None:
-        raw = json.dumps(body, separators=(",", ":")).encode()
-        headers = signed_headers(raw, self.token, self.tenant)
-        status: int | None = None
-        error: str | None = None
-        request = urllib.request.Request(url, data=raw, headers=headers, method="POST")
-        try:
-            with _DIRECT.open(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
-                status = response.status
-                response.read()
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            error = f"HTTP {exc.code}"
-            exc.close()
-        except (OSError, ValueError) as exc:  # refused, reset, timeout, bad URL: logged, never fatal
-            error = f"{type(exc).__name__}: {exc}"
-        if error:
-            log.warning("tenant simulator: %s to %s failed: %s", body["notification"], url, error)
-        sent = SentNotification(str(body["notification"]), url, body, raw, headers, status, error)
-        with self._lock:
-            self._sent.append(sent)
-            self._lock.notify_all()
+            return None
+        return self._notifier.schedule(url, self.token, self.tenant, outgoing, delay)
 
 
-def start_simulator(token: str, webhook_url: str | None, tenant: str = "local-tenant") -> TenantSimulator:
+def start_simulator(
+    token: str, webhook_url: str | None, tenant: str = "local-tenant", *, drop_share: float = 0.0
+) -> TenantSimulator:
     """A started simulator (its base URL is `.url`)."""
-    simulator = TenantSimulator(token, webhook_url, tenant)
+    simulator = TenantSimulator(token, webhook_url, tenant, drop_share=drop_share)
     simulator.start()
     return simulator
 
@@ -302,7 +317,7 @@ def start_simulator(token: str, webhook_url: str | None, tenant: str = "local-te
 # -- AMPECO shapes ---------------------------------------------------------------------------------
 
 
-def start_stop_notification(session: _Session) -> dict[str, Any]:
+def start_stop_notification(session: SimSession) -> dict[str, Any]:
     """`session.start.stop.notification` for a start (AMPECO 3.110.0 callback); userId omitted when anonymous."""
     body: dict[str, Any] = {
         "notification": "session.start.stop.notification",
@@ -310,10 +325,10 @@ def start_stop_notification(session: _Session) -> dict[str, Any]:
         "chargePointId": session.charge_point_id,
         "evseId": session.evse_id,
         "action": "start",
-        "startedAtTimestamp": _iso(session.started_at),
+        "startedAtTimestamp": iso_micro(session.started_at),
         "meterStart": 0,
         "meterStop": 0,
-        "lastUpdatedAt": _iso(session.started_at),
+        "lastUpdatedAt": iso_micro(session.last_updated_at),
         "externalAppData": None,
     }
     if session.user_id is not None:
@@ -323,41 +338,9 @@ def start_stop_notification(session: _Session) -> dict[str, Any]:
     return body
 
 
-def session_update_notification(session: _Session) -> dict[str, Any]:
-    """`SessionUpdateNotification` with the full Session (AMPECO 3.110.0) of a session that just started."""
-    data: dict[str, Any] = {
-        "id": str(session.session_id),
-        "chargePointId": session.charge_point_id,
-        "evseId": session.evse_id,
-        "connectorId": session.connector_id,
-        "status": "active",
-        "userId": session.user_id,
-        "startedAt": _iso(session.started_at),
-        "stoppedAt": None,
-        "energy": 0,
-        "authorizationId": session.authorization_id,
-        "paymentStatus": None,
-        "lastUpdatedAt": _iso(session.started_at),
-        "randomisedDelay": session.randomised_delay,
-        "externalAppData": None,
-        "energyConsumption": {"total": 0, "grid": 0},
-        "billingStatus": None,
-        "power": {"latest": None, "peak": None, "average": None},
-    }
-    if session.id_tag is not None:
-        data["idTag"] = session.id_tag
-    return {"notification": "SessionUpdateNotification", "session": data}
-
-
-def signed_headers(raw: bytes, token: str, tenant: str) -> dict[str, str]:
-    """AMPECO's notification headers: hex HMAC-SHA256 of the raw body keyed with the API token."""
-    return {
-        "Content-Type": "application/json",
-        "User-Agent": "ampeco-tenant-simulator",
-        "X-Signature": hmac.new(token.encode(), raw, hashlib.sha256).hexdigest(),
-        "X-Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "X-Tenant": tenant,
-    }
+def session_update_notification(session: SimSession) -> dict[str, Any]:
+    """`SessionUpdateNotification` with the full Session (AMPECO 3.110.0) as it stands."""
+    return {"notification": "SessionUpdateNotification", "session": session_resource(session)}
 
 
 def rejection(code: str | None, message: str) -> dict[str, Any]:
@@ -365,10 +348,6 @@ def rejection(code: str | None, message: str) -> dict[str, Any]:
     if code is not None:
         body["errorCode"] = code
     return body
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _is_int(value: object) -> bool:
@@ -446,25 +425,23 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self._read_body()
         if raw is None:
             return
-        path = urlsplit(self.path).path
+        split = urlsplit(self.path)
+        path = split.path
         try:
             parsed: Any | None = json.loads(raw) if raw else None
         except (ValueError, UnicodeDecodeError):
             parsed = None
         self.sim._record_call(SimCall(self.command, self.path, dict(self.headers.items()), parsed, raw))
 
+        if path in (SECURITY_EVENTS_PATH, SESSIONS_PATH):
+            if self._allowed(path, "GET"):
+                self._listing(path, parse_qsl(split.query, keep_blank_values=True))
+            return
         cp_match, evse_match = CHARGE_POINT_START.match(path), EVSE_START.match(path)
         if not (cp_match or evse_match):
             self._send_json(404, {"message": "Not found."})
             return
-        if self.command != "POST":
-            message = (
-                f"The {self.command} method is not supported for route {path.lstrip('/')}. Supported methods: POST."
-            )
-            self._send_json(405, {"message": message}, {"Allow": "POST"})
-            return
-        if not self._authorized():
-            self._send_json(401, {"message": "Unauthenticated."})
+        if not self._allowed(path, "POST"):
             return
         ids = _path_ids(cp_match, evse_match)
         if ids is None:
@@ -474,6 +451,37 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         self._start(ids, body)
+
+    def _allowed(self, path: str, method: str) -> bool:
+        """Whether the request may go on: the route's method and the bearer token (405 and 401 answered)."""
+        if self.command != method:
+            message = (
+                f"The {self.command} method is not supported for route {path.lstrip('/')}. Supported methods: {method}."
+            )
+            self._send_json(405, {"message": message}, {"Allow": method})
+            return False
+        if not self._authorized():
+            self._send_json(401, {"message": "Unauthenticated."})
+            return False
+        return True
+
+    def _listing(self, path: str, query: list[tuple[str, str]]) -> None:
+        failure = self.sim._next_listing_failure()
+        if failure == "garbage":
+            self._send_json(200, {"unexpected": True})
+            return
+        if failure is not None:
+            self._http_status(int(failure))
+            return
+        try:
+            if path == SECURITY_EVENTS_PATH:
+                body = security_events_listing(self.sim.records.security_events(), query, self.sim.url)
+            else:
+                body = sessions_listing(self.sim.records.sessions(), query, self.sim.url)
+        except ListingError as refused:
+            self._send_json(422, refused.body())
+            return
+        self._send_json(200, body)
 
     def _read_body(self) -> bytes | None:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -533,13 +541,30 @@ class _Handler(BaseHTTPRequestHandler):
             self._drip()
         elif code == "HUGE":
             self._huge()
+        elif code == "SILENT_START":
+            self._send_json(202, _started(self.sim._new_session(ids[0], ids[1], body)))
+        elif code == "LATE_START":
+            self._late_start(self.sim._new_session(ids[0], ids[1], body))
         elif code is not None:
             self._send_json(202, rejection(code, f"Simulated rejection: {code}."))
         else:
             session = self.sim._new_session(ids[0], ids[1], body)
-            answer = {"success": True, "sessionId": session.session_id, "authorizationId": session.authorization_id}
-            self._send_json(202, answer)
-            self.sim._notify_later(session)  # after the answer is on the wire
+            delivery = self.sim._session_notifications(session)
+            try:
+                self._send_json(202, _started(session))
+            finally:  # the session started whether or not its caller is still there to hear it
+                if delivery is not None:
+                    delivery.start()
+
+    def _late_start(self, session: SimSession) -> None:
+        # The session starts and is notified as usual; only its answer comes after the caller gave up.
+        delivery = self.sim._session_notifications(session)
+        if delivery is not None:
+            delivery.start()
+        self.sim._stopping.wait(self.sim.timeout_hint_seconds)
+        self.close_connection = True
+        with contextlib.suppress(OSError):  # the caller has usually gone by now
+            self._send_json(202, _started(session))
 
     def _http_status(self, status: int) -> None:
         headers = {"Retry-After": RETRY_AFTER_SECONDS} if status in (429, 503) else {}
@@ -592,6 +617,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
+
+
+def _started(session: SimSession) -> dict[str, Any]:
+    return {"success": True, "sessionId": session.session_id, "authorizationId": session.authorization_id}
 
 
 def _path_ids(cp_match: re.Match[str] | None, evse_match: re.Match[str] | None) -> tuple[int, int] | None:
