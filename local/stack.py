@@ -42,7 +42,7 @@ class Stack:
 
     # -------------------------------------------------------------- resolution
     def resolve(self, value: Any) -> Any:
-        """Resolve !Ref, !GetAtt, !Sub and !If against the created resources and parameters."""
+        """Resolve !Ref, !GetAtt, !Sub, !If and !FindInMap against the created resources and parameters."""
         if isinstance(value, Tag):
             return self._resolve_tag(value)
         if isinstance(value, dict):
@@ -75,6 +75,9 @@ class Stack:
             return self.resolve(when_true if self._condition(condition) else when_false)
         if tag.name in {"Not", "Equals"}:
             return self._evaluate(tag)
+        if tag.name == "FindInMap":
+            mapping, top, second = (str(self.resolve(part)) for part in tag.value)
+            return self.template.raw["Mappings"][mapping][top][second]
         raise ValueError(f"unsupported intrinsic function {tag.name}")
 
     def _ref(self, name: str) -> Any:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 
-from local.aws import REGION
+from local.aws import ACCOUNT_ID, REGION
 from local.deliveries import Deliveries
 from local.faults import fault as fault
 from local.intercept import OperationCounter, add_observer, remove_observer
@@ -143,6 +143,14 @@ class Bridge:
     def relay(self) -> int:
         """Run the stream relay over everything written so far."""
         return self.pump.drain(timeout=10)
+
+    def reconcile(self) -> Any:
+        """One scheduled run of the reconciler (its summary)."""
+        from local.event_sources import scheduled_event
+
+        template = self.stack.template
+        event = scheduled_event(f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/reconcile")
+        return handler_invoker(template)("ReconcilerFunction", event, make_context(template, "ReconcilerFunction"))
 
     def queue_messages(self, queue_logical_id: str) -> list[dict[str, Any]]:
         """Everything waiting in a subscriber queue (raw delivery: bodies are the envelopes)."""

@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
 
 
 UNSPECIFIED_REJECTION = "UNSPECIFIED_REJECTION"  # a rejection that carries no code
+UPSTREAM_TIMEOUT = "UPSTREAM_TIMEOUT"  # the tenant did not answer in time: it may have started a session
 UPSTREAM_UNKNOWN = "UPSTREAM_UNKNOWN"  # the sweeper's verdict on an attempt whose result was never recorded
 # A correction of a sweep's verdict: the start never reached the tenant (its caller was told 503).
 UPSTREAM_NOT_CALLED = "UPSTREAM_NOT_CALLED"

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from bridge.errors import MalformedJson
 from bridge.models.notifications import MAX_KIND_LENGTH, Delivery, NotificationStatus
 from bridge.models.sessions import SESSION_NOTIFICATIONS
+from bridge.observability import logger
+from bridge.resolution import Resolver
 from bridge.security_events import SecurityEventStore, ingest_security_notification, record_only
-from bridge.sessions import SessionStore, apply_notification, session_from_notification
+from bridge.sessions import SessionChange, SessionStore, apply_notification, session_from_notification
 from bridge.validation import parse_json
 
 SECURITY_EVENT = "SecurityEventNotification"
@@ -43,8 +45,10 @@ def classify(body: bytes) -> tuple[str | None, str | None]:
     return kind, None
 
 
-def ingest(delivery: Delivery, events: SecurityEventStore, sessions: SessionStore) -> NotificationOutcome:
-    """Record the delivery and act on it, at most once per body."""
+def ingest(
+    delivery: Delivery, events: SecurityEventStore, sessions: SessionStore, resolver: Resolver | None = None
+) -> NotificationOutcome:
+    """Record the delivery and act on it, at most once per body; a new session may resolve an ambiguous start."""
     kind, problem = classify(delivery.body)
     if kind is None:
         ingested = record_only(events, delivery.record("unknown", NotificationStatus.QUARANTINED, problem))
@@ -59,8 +63,27 @@ def ingest(delivery: Delivery, events: SecurityEventStore, sessions: SessionStor
             ingested = record_only(events, delivery.record(kind, NotificationStatus.QUARANTINED, problem))
             return NotificationOutcome(ingested.new, kind, NotificationStatus.QUARANTINED)
         change = apply_notification(sessions, notification, delivery.record(kind, NotificationStatus.PROCESSED))
+        if resolver is not None:
+            resolve_new_session(resolver, change)
         return NotificationOutcome(
             change.new_delivery, kind, NotificationStatus.PROCESSED, session_changed=change.applied
         )
     ingested = record_only(events, delivery.record(kind, NotificationStatus.UNHANDLED))
     return NotificationOutcome(ingested.new, kind, NotificationStatus.UNHANDLED)
+
+
+def resolve_new_session(resolver: Resolver, change: SessionChange) -> None:
+    """A session seen for the first time may be the one an ambiguous start caused.
+
+    Best effort: the delivery is stored already, and a failure here must not make AMPECO redeliver it (a
+    repeat would be deduplicated and resolve nothing). The reconciler's pass over ambiguous starts retries.
+    """
+    if not (change.created and change.stored):
+        return
+    try:
+        resolver.for_session(change.stored)
+    except Exception:
+        logger.exception(
+            "resolving a start for a new session failed; the reconciler retries",
+            extra={"session_id": change.session_id},
+        )

@@ -50,6 +50,7 @@ def security_event_message(event: SecurityEvent) -> OutboundMessage:
             "timestamp": iso_instant(event.occurred_at),
             "critical": event.critical,
             "channel": event.channel.value,
+            "source": event.channel.source,
         },
         attributes={
             "type": Attribute(attribute_text(event.type)),

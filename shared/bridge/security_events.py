@@ -1,7 +1,9 @@
-"""Security events: ingest from both channels, and the AMPECO listing. No boto3, no event shapes."""
+"""Security events: ingest from every channel, and the AMPECO listing. No boto3, no event shapes."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -12,11 +14,13 @@ from pydantic import ValidationError
 from bridge import event_ids
 from bridge.errors import InvalidInput, StorageUnavailable
 from bridge.ids import parse_id
+from bridge.models.common import iso_instant
 from bridge.models.notifications import Delivery, NotificationRecord, NotificationStatus
 from bridge.models.security_events import (
     Channel,
     EventQuery,
     InsertConflict,
+    ListedSecurityEvent,
     PushedSecurityEvent,
     PushedSecurityEventBatch,
     SecurityEvent,
@@ -157,10 +161,41 @@ def _security_event_from(delivery: Delivery) -> tuple[_Draft | None, str | None]
             occurred_at=notification.timestamp,
             critical=notification.critical,
             channel=Channel.AMPECO,
-            dedup_key=f"ampeco:{delivery.fingerprint}",
+            dedup_key=ampeco_identity(
+                notification.chargePointId, notification.type, notification.timestamp, notification.techInfo or ""
+            ),
         ),
         None,
     )
+
+
+def ampeco_identity(charge_point: int, event_type: str, occurred_at: datetime, tech_info: str) -> str:
+    """One AMPECO security event, whichever way it came: (chargePoint, type, timestamp instant, techInfo).
+
+    A notification and the tenant's listing item for the same occurrence get the same key, so the same id
+    and eventId: the second to arrive finds the first's slot and is a repeat.
+    """
+    instant = iso_instant(occurred_at)  # the instant, to the microsecond, whatever offset it was written in
+    digest = hashlib.sha256(json.dumps([charge_point, event_type, instant, tech_info]).encode()).hexdigest()
+    return f"ampeco:{digest[:40]}"
+
+
+# ---------------------------------------------------------------------- the tenant's listing (reconciler)
+def ingest_listed(store: SecurityEventStore, item: ListedSecurityEvent) -> Ingested:
+    """An item of the tenant's security-event listing: stored unless its notification (or an earlier run)
+    brought it already; `new` means the webhooks had lost it."""
+    if not event_ids.in_id_range(item.timestamp):
+        raise InvalidInput(INVALID, errors={"timestamp": ["The timestamp must be between 1970 and 2099."]})
+    draft = _Draft(
+        charge_point=item.chargePoint,
+        type=item.type,
+        tech_info=item.techInfo or "",
+        occurred_at=item.timestamp,
+        critical=True,  # AMPECO's resource holds only the critical types
+        channel=Channel.RECONCILED,
+        dedup_key=ampeco_identity(item.chargePoint, item.type, item.timestamp, item.techInfo or ""),
+    )
+    return _store(store, [draft], notification=None)
 
 
 # ---------------------------------------------------------------------- storing

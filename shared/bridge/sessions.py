@@ -53,6 +53,8 @@ class SessionChange:
     applied: bool
     new_delivery: bool
     session_id: str | None
+    stored: Session | None = None  # the session as written, when applied
+    created: bool = False  # the session was not stored before: a start may be waiting for it
 
 
 def session_from_notification(body: bytes, kind: str) -> tuple[SessionNotification | None, str | None]:
@@ -90,8 +92,35 @@ def apply_notification(
             return SessionChange(applied=False, new_delivery=False, session_id=session_id)
         except VersionConflict:
             continue
-        return SessionChange(applied=True, new_delivery=True, session_id=session_id)
+        return SessionChange(
+            applied=True, new_delivery=True, session_id=session_id, stored=updated, created=current is None
+        )
     raise StorageUnavailable("The session is changing too fast, retry shortly.", retry_after=1)
+
+
+def apply_listed(
+    store: SessionStore, notification: SessionUpdateNotification, record: NotificationRecord
+) -> SessionChange:
+    """A session from the tenant's listing, folded in by the same rule as a notification. Nothing is written
+    when it would change nothing (the webhooks brought that state already): only what they lost counts."""
+    session_id = normalise_session_id(notification.session.id)
+    current = store.get(session_id)
+    if current and (
+        is_older(ordering_instant(notification), current.ordered_at)
+        or _same_state(merge(current, notification, session_id), current)
+    ):
+        return SessionChange(applied=False, new_delivery=False, session_id=session_id)
+    return apply_notification(store, notification, record)
+
+
+def _same_state(a: Session, b: Session) -> bool:
+    return (a.document, a.status, a.started_at, a.id_tag, a.ordered_at) == (
+        b.document,
+        b.status,
+        b.started_at,
+        b.id_tag,
+        b.ordered_at,
+    )
 
 
 def ordering_instant(notification: SessionNotification) -> datetime:

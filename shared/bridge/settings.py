@@ -28,6 +28,7 @@ class WebhookSettings(_Settings):
 
     security_events_table: str = Field(alias="SECURITY_EVENTS_TABLE", min_length=1)
     sessions_table: str = Field(alias="SESSIONS_TABLE", min_length=1)
+    attempts_table: str = Field(alias="ATTEMPTS_TABLE", min_length=1)  # a new session may resolve a start
     webhook_secret_arn: str = Field(alias="WEBHOOK_SECRET_ARN", min_length=1)
     ampeco_api_token_arn: str = Field(alias="AMPECO_API_TOKEN_ARN", min_length=1)
     ampeco_tenant: str | None = Field(default=None, alias="AMPECO_TENANT")
@@ -70,3 +71,17 @@ class FinaliserSettings(_Settings):
     attempts_table: str = Field(alias="ATTEMPTS_TABLE", min_length=1)
     # Longer than the starts function can run plus the deferral queue's retries, so a sweep rarely has to guess.
     stuck_after_seconds: int = Field(default=180, alias="STUCK_AFTER_SECONDS", ge=1)
+
+
+class ReconcilerSettings(_Settings):
+    """The scheduled reconciler: the tenant's own listings, paged from a watermark minus an overlap."""
+
+    security_events_table: str = Field(alias="SECURITY_EVENTS_TABLE", min_length=1)
+    sessions_table: str = Field(alias="SESSIONS_TABLE", min_length=1)
+    attempts_table: str = Field(alias="ATTEMPTS_TABLE", min_length=1)
+    reconcile_table: str = Field(alias="RECONCILE_TABLE", min_length=1)
+    ampeco_base_url: str = Field(alias="AMPECO_BASE_URL", pattern=r"^https?://[^\s/]+")
+    ampeco_api_token_arn: str = Field(alias="AMPECO_API_TOKEN_ARN", min_length=1)
+    ampeco_timeout_seconds: float = Field(default=10, alias="AMPECO_TIMEOUT_SECONDS", gt=0, le=25)
+    # At least ten minutes (the contract); more covers chargers that report late, at the cost of rereading.
+    reconcile_overlap_seconds: int = Field(default=600, alias="RECONCILE_OVERLAP_SECONDS", ge=600, le=7 * 86400)

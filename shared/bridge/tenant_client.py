@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -33,13 +33,14 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
+from bridge.error_codes import UPSTREAM_TIMEOUT
 from bridge.errors import UpstreamError
 
 MAX_TIMEOUT_SECONDS = 25.0  # API Gateway's 29 s integration limit, minus room to record and answer
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024
 _CHUNK_BYTES = 8 * 1024
 
-TIMEOUT = "UPSTREAM_TIMEOUT"
+TIMEOUT = UPSTREAM_TIMEOUT
 UNAVAILABLE = "UPSTREAM_UNAVAILABLE"
 INVALID_RESPONSE = "UPSTREAM_INVALID_RESPONSE"
 
@@ -90,15 +91,24 @@ class TenantClient:
 
     def post_json(self, path: str, body: bytes, headers: Mapping[str, str] | None = None) -> TenantAnswer:
         """POST `body` to `base_url + path` once; raises `UpstreamError` when no complete answer came in time."""
+        return self._call("POST", path, body, {**(headers or {}), "Content-Type": "application/json"}, self._max_bytes)
+
+    def get_json(self, path: str, query: Mapping[str, str], max_response_bytes: int) -> TenantAnswer:
+        """GET a listing page once, under the same deadline; the query is encoded here, never taken from a URL
+        the tenant gave (a `links.next` could point anywhere)."""
+        return self._call("GET", f"{path}?{urlencode(query)}" if query else path, None, {}, max_response_bytes)
+
+    def _call(
+        self, method: str, path: str, body: bytes | None, headers: Mapping[str, str], max_bytes: int
+    ) -> TenantAnswer:
         if not path.startswith("/"):
             raise ValueError("path must start with '/'")
         # The token lookup (cached secret) happens before the clock starts: the deadline is the tenant's.
         token = self._token_provider()
-        request_headers = dict(headers or {})
+        request_headers = dict(headers)
         request_headers.update(
             {
                 "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
                 "Accept": "application/json",
                 "Accept-Encoding": "identity",  # the size cap is on what we keep: no decompression bombs
             }
@@ -109,9 +119,9 @@ class TenantClient:
         _current.watchdog = watchdog
         watchdog.start()
         try:
-            response = self._send(path, body, request_headers, deadline, watchdog)
+            response = self._send(method, path, body, request_headers, deadline, watchdog)
             try:
-                data = self._read_body(response, deadline, watchdog)
+                data = self._read_body(response, deadline, watchdog, max_bytes)
             except BaseException:
                 # Never hand a half-read connection back for reuse.
                 response.close()
@@ -130,11 +140,11 @@ class TenantClient:
         )
 
     def _send(
-        self, path: str, body: bytes, headers: dict[str, str], deadline: float, watchdog: _Watchdog
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str], deadline: float, watchdog: _Watchdog
     ) -> urllib3.BaseHTTPResponse:
         try:
             return _pool().request(
-                "POST",
+                method,
                 self._base_url + path,
                 body=body,
                 headers=headers,
@@ -147,12 +157,14 @@ class TenantClient:
         except (HTTPError, OSError, http.client.HTTPException) as exc:
             raise _transport_error(exc, deadline, watchdog) from exc
 
-    def _read_body(self, response: urllib3.BaseHTTPResponse, deadline: float, watchdog: _Watchdog) -> bytes:
+    def _read_body(
+        self, response: urllib3.BaseHTTPResponse, deadline: float, watchdog: _Watchdog, max_bytes: int
+    ) -> bytes:
         declared = response.headers.get("Content-Length")
         size = (declared or "").strip()
         # ASCII digits only: int() would also read `²` or `١٢` and raise.
-        if size.isascii() and size.isdigit() and int(size) > self._max_bytes:
-            raise _too_large(self._max_bytes)
+        if size.isascii() and size.isdigit() and int(size) > max_bytes:
+            raise _too_large(max_bytes)
         data = bytearray()
         while True:
             remaining = deadline - time.monotonic()
@@ -164,7 +176,7 @@ class TenantClient:
                 sock.settimeout(remaining)
             try:
                 # read1: at most one socket read, so the deadline is checked between drips.
-                chunk = response.read1(min(_CHUNK_BYTES, self._max_bytes + 1 - len(data)))
+                chunk = response.read1(min(_CHUNK_BYTES, max_bytes + 1 - len(data)))
             except (HTTPError, OSError, http.client.HTTPException) as exc:
                 raise _transport_error(exc, deadline, watchdog) from exc
             if not chunk:
@@ -172,8 +184,8 @@ class TenantClient:
                     raise _timeout()  # the watchdog's shutdown looks like an end of stream
                 return bytes(data)
             data += chunk
-            if len(data) > self._max_bytes:
-                raise _too_large(self._max_bytes)
+            if len(data) > max_bytes:
+                raise _too_large(max_bytes)
 
 
 def _transport_error(exc: BaseException, deadline: float, watchdog: _Watchdog) -> UpstreamError:

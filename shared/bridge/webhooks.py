@@ -69,7 +69,7 @@ def receive_notification(deps: WebhookDependencies, body: bytes, headers: dict[s
         signed_at=headers.get("x-timestamp"),
         tenant=tenant,
     )
-    return notifications.ingest(delivery, deps.events, deps.sessions)
+    return notifications.ingest(delivery, deps.events, deps.sessions, deps.resolver)
 
 
 def notification_metrics(outcome: NotificationOutcome) -> list[str]:

@@ -17,12 +17,22 @@ from bridge import aws
 if TYPE_CHECKING:  # each builder imports only what its function uses: no import a function does not need
     from bridge.deferrals import QueuedDeferrals
     from bridge.publisher import SnsPublisher
-    from bridge.settings import FinaliserSettings, QuerySettings, RelaySettings, StartSettings, WebhookSettings
+    from bridge.resolution import Resolver
+    from bridge.settings import (
+        FinaliserSettings,
+        QuerySettings,
+        ReconcilerSettings,
+        RelaySettings,
+        StartSettings,
+        WebhookSettings,
+    )
     from bridge.storage.attempts import AttemptTable
+    from bridge.storage.progress import ProgressTable
     from bridge.storage.security_events import SecurityEventTable
     from bridge.storage.sessions import SessionTable
     from bridge.storage.undelivered import UndeliveredTable
     from bridge.tenant_client import TenantClient
+    from bridge.tenant_listings import TenantListings
 
 Clock = Callable[[], datetime]
 
@@ -37,6 +47,7 @@ class WebhookDependencies:
     settings: WebhookSettings
     events: SecurityEventTable
     sessions: SessionTable
+    resolver: Resolver
     secret: Callable[[str], str]
     clock: Clock
 
@@ -75,21 +86,37 @@ class FinaliserDependencies:
     clock: Clock
 
 
+@dataclass(frozen=True)
+class ReconcilerDependencies:
+    settings: ReconcilerSettings
+    progress: ProgressTable
+    listings: TenantListings
+    events: SecurityEventTable
+    sessions: SessionTable
+    attempts: AttemptTable
+    resolver: Resolver
+    clock: Clock
+
+
 @cache
 def webhooks() -> WebhookDependencies:
     """The webhooks function's."""
     from bridge import secrets
+    from bridge.resolution import Resolver
     from bridge.settings import WebhookSettings
+    from bridge.storage.attempts import AttemptTable
     from bridge.storage.security_events import SecurityEventTable
     from bridge.storage.sessions import SessionTable
 
     settings = WebhookSettings.from_env()
     dynamodb = aws.LazyClient("dynamodb")
+    # Notification records of session deliveries live in the events table beside the others.
+    sessions = SessionTable(settings.sessions_table, settings.security_events_table, client=dynamodb)
     return WebhookDependencies(
         settings=settings,
         events=SecurityEventTable(settings.security_events_table, client=dynamodb),
-        # Notification records of session deliveries live in the events table beside the others.
-        sessions=SessionTable(settings.sessions_table, settings.security_events_table, client=dynamodb),
+        sessions=sessions,
+        resolver=Resolver(AttemptTable(settings.attempts_table, client=dynamodb), sessions),
         secret=secrets.secret_value,
         clock=system_clock,
     )
@@ -172,7 +199,50 @@ def finaliser() -> FinaliserDependencies:
     )
 
 
+@cache
+def reconciler() -> ReconcilerDependencies:
+    """The reconciler's: the tenant's listings through the same client (one deadline per call)."""
+    from bridge import secrets
+    from bridge.resolution import Resolver
+    from bridge.settings import ReconcilerSettings
+    from bridge.storage.attempts import AttemptTable
+    from bridge.storage.progress import ProgressTable
+    from bridge.storage.security_events import SecurityEventTable
+    from bridge.storage.sessions import SessionTable
+    from bridge.tenant_client import TenantClient
+    from bridge.tenant_listings import TenantListings
+
+    settings = ReconcilerSettings.from_env()
+    token_arn = settings.ampeco_api_token_arn
+    dynamodb = aws.LazyClient("dynamodb")
+    sessions = SessionTable(settings.sessions_table, settings.security_events_table, client=dynamodb)
+    attempts = AttemptTable(settings.attempts_table, client=dynamodb)
+    tenant = TenantClient(
+        settings.ampeco_base_url, lambda: _token(secrets.secret_value(token_arn)), settings.ampeco_timeout_seconds
+    )
+    return ReconcilerDependencies(
+        settings=settings,
+        progress=ProgressTable(settings.reconcile_table, client=dynamodb),
+        listings=TenantListings(tenant),
+        events=SecurityEventTable(settings.security_events_table, client=dynamodb),
+        sessions=sessions,
+        attempts=attempts,
+        resolver=Resolver(attempts, sessions),
+        clock=system_clock,
+    )
+
+
+def _token(value: str) -> str:
+    """The tenant token, refused while it is a placeholder: nothing default reaches the tenant."""
+    from bridge import push_secrets
+    from bridge.errors import NotConfigured
+
+    if push_secrets.is_placeholder(value):
+        raise NotConfigured("AmpecoApiToken", "the AMPECO tenant's API token")
+    return value
+
+
 def reset() -> None:
     """Forget every function's wiring (tests that change the environment)."""
-    for build in (webhooks, queries, starts, relay, finaliser):
+    for build in (webhooks, queries, starts, relay, finaliser, reconciler):
         build.cache_clear()

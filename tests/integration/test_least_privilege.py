@@ -43,6 +43,8 @@ from local.intercept import Observer, observing
 from local.lambda_runtime import handler_invoker, load_function, make_context
 from local.stack import Stack
 from local.template import Tag
+from local.tenant_records import SimSession
+from local.tenant_sim import TenantSimulator
 from tests.contract.schemas import example
 from tests.harness import Bridge, fault, security_event
 
@@ -283,7 +285,7 @@ def allowed(function_statements: Iterable[Statement], call: Call) -> bool:
 
 
 # ---------------------------------------------------------------------- the flows
-def exercise(bridge: Bridge) -> None:
+def exercise(bridge: Bridge, tenant: TenantSimulator) -> None:
     """Every function through its main flows: webhooks, queries, starts, relay, finaliser."""
     # Webhooks: a single push and its repeat, a batch, AMPECO notifications (security event and its repeat,
     # a new session and an update of it, a second session, a kind the bridge does not handle).
@@ -357,18 +359,47 @@ def exercise(bridge: Bridge) -> None:
     records = [sqs_record(m, bridge.stack.attrs[("CompletionsQueue", "Arn")]) for m in queued]
     assert len(records) == 1
     assert invoke(bridge, "FinaliserFunction", {"Records": records}) == {"batchItemFailures": []}
-    AttemptTable(bridge.stack.refs["AttemptsTable"]).create(
-        Attempt(
-            attempt_id="least-privilege-stuck",
-            target=StartTarget(StartPath.CHARGE_POINT, charge_point=12, evse_network_id=3),
-            request_body="{}",
-            request_truncated=False,
-            created_at=datetime.now(UTC) - timedelta(minutes=5),
+    # Four starts stuck pending: two on the charge-point path (charge points 12, 13), two on the EVSE path
+    # (EVSEs 7701, 7702); the sweep makes them ambiguous.
+    stuck_at = datetime.now(UTC) - timedelta(minutes=5)
+    targets = {
+        "lp-stuck-cp-12": StartTarget(StartPath.CHARGE_POINT, charge_point=12, evse_network_id=3),
+        "lp-stuck-evse-7701": StartTarget(StartPath.EVSE, evse_id=7701),
+        "lp-stuck-cp-13": StartTarget(StartPath.CHARGE_POINT, charge_point=13, evse_network_id=3),
+        "lp-stuck-evse-7702": StartTarget(StartPath.EVSE, evse_id=7702),
+    }
+    for attempt_id, target in targets.items():
+        AttemptTable(bridge.stack.refs["AttemptsTable"]).create(
+            Attempt(attempt_id, target, request_body="{}", request_truncated=False, created_at=stuck_at)
         )
-    )
     swept = invoke(bridge, "FinaliserFunction", {"source": "aws.events", "detail-type": "Scheduled Event"})
-    assert swept == {"finalised": 1}
-    assert bridge.relay() == 2  # the deferred result and the swept one
+    assert swept == {"finalised": 4}
+    assert bridge.relay() == 5  # the deferred result and the four swept ones
+
+    # Resolution: the first two swept starts' sessions arrive by notification (webhooks), the other two's
+    # only in the tenant's listing (reconciler); each becomes a correction.
+    started = (stuck_at + timedelta(seconds=20)).isoformat()
+    for n, (charge_point, evse) in enumerate(((12, 1), (99, 7701))):
+        late = example("notification_session_update")
+        late["session"].update(id=f"lp-late-{n}", chargePointId=charge_point, evseId=evse, startedAt=started)
+        late["session"].pop("idTag", None)
+        assert bridge.notify(late).status == 202
+    for n, (charge_point, evse) in enumerate(((13, 1), (98, 7702))):
+        tenant.records.add_session(
+            SimSession(
+                session_id=987_650_001 + n,
+                authorization_id=1,
+                charge_point_id=charge_point,
+                evse_id=evse,
+                connector_id=1,
+                user_id=None,
+                id_tag=None,
+                started_at=stuck_at + timedelta(seconds=20),
+                last_updated_at=datetime.now(UTC),
+            )
+        )
+    assert bridge.reconcile()["sessions"]["failure"] is None
+    assert bridge.relay() == 4  # the four corrections
 
     # Relay: a message SNS keeps refusing past the give-up age is kept for redrive.
     assert bridge.push(5, security_event("MemoryExhaustion")).status == 202
@@ -393,8 +424,8 @@ def invoke(bridge: Bridge, function: str, event: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def exercised(bridge: Bridge, recorder: CallRecorder) -> CallRecorder:
-    exercise(bridge)
+def exercised(bridge: Bridge, tenant: TenantSimulator, recorder: CallRecorder) -> CallRecorder:
+    exercise(bridge, tenant)
     silent = set(bridge.stack.template.functions()) - {c.function for c in recorder.calls}
     assert not silent, f"no AWS call was recorded for {sorted(silent)}: the flows or the recorder are broken"
     return recorder

@@ -178,7 +178,9 @@ def test_a_tick_sweeps_a_stuck_attempt_with_a_scheduled_event(bridge: Bridge, re
 
     # When the schedule ticks
     ticker = ScheduleTicker(bridge.stack, recorder)
-    assert ticker.tick() == {"FinaliserFunction.Sweep": {"finalised": 1}}
+    assert {source.name for source in ticker.sources} == {"FinaliserFunction.Sweep", "ReconcilerFunction.Schedule"}
+    [sweep] = [source for source in ticker.sources if source.function == "FinaliserFunction"]
+    assert ticker.fire(sweep) == {"finalised": 1}
 
     # Then the finaliser got EventBridge's scheduled event and finalised only the stuck attempt
     [(function, event, _)] = recorder.calls

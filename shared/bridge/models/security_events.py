@@ -59,11 +59,30 @@ class SecurityEventNotification(BaseModel):
     techInfo: Annotated[StrictStr, Field(max_length=255)] | None = None  # noqa: N815 - OCPP's CiString255
 
 
+class ListedSecurityEvent(BaseModel):
+    """An item of the tenant's security-event listing v2.0 (`{id, chargePoint, type, techInfo, timestamp}`)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    id: Annotated[StrictInt, Field(ge=0, lt=2**53)]
+    chargePoint: Annotated[StrictInt, Field(ge=0, lt=2**53)]  # noqa: N815
+    type: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    timestamp: IsoInstant
+    techInfo: Annotated[StrictStr, Field(max_length=255)] | None = None  # noqa: N815
+
+
 class Channel(StrEnum):
-    """How an event reached the bridge; different channels are never merged."""
+    """How an event reached the bridge. A push and an AMPECO event are never merged; an AMPECO event is one
+    event whether its notification or the tenant's listing (the reconciler) brought it first."""
 
     PUSH = "push"
-    AMPECO = "ampeco"
+    AMPECO = "ampeco"  # an AMPECO SecurityEventNotification
+    RECONCILED = "reconciled"  # an item of the tenant's listing that no notification had brought
+
+    @property
+    def source(self) -> str:
+        """The message's `data.source`: `push`, `webhook` or `reconciled`."""
+        return "webhook" if self is Channel.AMPECO else self.value
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from bridge.error_codes import UPSTREAM_UNKNOWN
+from bridge.error_codes import UPSTREAM_TIMEOUT, UPSTREAM_UNKNOWN
 from bridge.models.common import IsoInstant
 
 
@@ -121,6 +122,22 @@ class StartTarget:
             return f"/public-api/actions/charge-point/v1.0/{self.charge_point}/start/{self.evse_network_id}"
         return f"/public-api/actions/evse/v1.0/{self.evse_id}/start"
 
+    @property
+    def match_key(self) -> str:
+        """What a session must share to answer this start: the charge point on the charge-point path (whose
+        EVSE network id a session does not carry), the EVSE on the EVSE path."""
+        if self.path is StartPath.CHARGE_POINT:
+            return charge_point_key(self.charge_point)
+        return evse_key(self.evse_id)
+
+
+def charge_point_key(charge_point: int | None) -> str:
+    return f"CP#{charge_point}"
+
+
+def evse_key(evse_id: int | None) -> str:
+    return f"EVSE#{evse_id}"
+
 
 class Outcome(StrEnum):
     """A start's result as subscribers route on it."""
@@ -153,6 +170,7 @@ class StartAnswer:
         return self.status < 500 and self.status != 429
 
 
+AMBIGUOUS_CODES = frozenset({UPSTREAM_TIMEOUT, UPSTREAM_UNKNOWN})
 _CORRECTION_NAMESPACE = uuid.UUID("6c0f4a52-93be-4b8e-8d43-0c5e3b1f7a21")
 
 
@@ -203,6 +221,23 @@ class Attempt:
             return False
         # A sweep's verdict means the tenant may have started a session: the key stays bound.
         return not self.answer.final and self.error_code != UPSTREAM_UNKNOWN
+
+    @property
+    def ambiguous(self) -> bool:
+        """Whether the tenant may have started a session nobody was told of: a timeout, or a sweep's verdict."""
+        return self.final and self.outcome is Outcome.FAILED and self.error_code in AMBIGUOUS_CODES
+
+    @property
+    def requested_id_tag(self) -> str | None:
+        """The request's idTag, when it had one (a truncated or odd body has none we can trust)."""
+        if self.request_truncated:
+            return None
+        try:
+            body = json.loads(self.request_body) if self.request_body else None
+        except ValueError:
+            return None
+        tag = body.get("idTag") if isinstance(body, dict) else None
+        return tag if isinstance(tag, str) else None
 
     def completed(self, **result: object) -> Attempt:
         """A copy with the result filled in."""

@@ -17,11 +17,19 @@ from bridge.models.notifications import NotificationRecord
 from bridge.models.security_events import InsertConflict
 from bridge.models.sessions import Session
 from bridge.sessions import VersionConflict, document_json
-from bridge.storage.dynamo import Table, TransactionCancelled, error_code, storage_errors, transact_write
+from bridge.storage.dynamo import (
+    Table,
+    TransactionCancelled,
+    error_code,
+    query_items,
+    storage_errors,
+    transact_write,
+)
 from bridge.storage.notifications import notification_put
 
 ALL_SESSIONS = "SESSIONS"
 MAX_INDEXED_ID_TAG = 255  # filter[idTag]'s own limit
+MAX_CANDIDATES = 50  # sessions read when matching an ambiguous start: more than one already means no match
 # filter name -> (index, partition attribute, attribute type); the first present filter picks the index.
 INDEXES = {
     "idTag": ("byIdTag", "idTag", "S"),
@@ -124,6 +132,27 @@ class SessionTable(Table):
         last = items[-1] if items else None
         resume = (last["sessionId"]["S"], last["startedKey"]["S"]) if last and len(found) > per_page else None
         return [session_from_item(item) for item in items], resume
+
+    def started_between(
+        self, since: datetime, until: datetime, *, charge_point: int | None = None, evse: int | None = None
+    ) -> list[Session]:
+        """Sessions on a charge point or an EVSE that started in [since, until]: one Query on its index."""
+        attribute, value = ("chargePointId", charge_point) if charge_point is not None else ("evseId", evse)
+        if value is None:
+            raise ValueError("a charge point or an EVSE is needed")
+        index = INDEXES[attribute][0]
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#p = :p AND startedKey BETWEEN :lo AND :hi",
+            "ExpressionAttributeNames": {"#p": attribute},
+            "ExpressionAttributeValues": {
+                ":p": {"N": str(value)},
+                ":lo": {"S": iso_instant(since)},
+                ":hi": {"S": iso_instant(until) + "~"},  # every id of the last instant
+            },
+        }
+        return [session_from_item(item) for item in query_items(self.client, request, MAX_CANDIDATES)]
 
 
 def _access_path(filters: dict[str, str | int]) -> tuple[str, str, dict[str, str]]:
