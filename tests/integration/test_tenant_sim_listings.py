@@ -26,7 +26,7 @@ import pytest
 from local import tenant_routes
 from local.__main__ import LocalSettings, SettingError, banner, drop_share_from_env
 from local.server import BridgeServer
-from local.tenant_routes import SECURITY_EVENTS_ROUTE, serve_tenant_controls
+from local.tenant_routes import SECURITY_EVENTS_ROUTE, TENANT_ROUTE, serve_tenant_controls
 from local.tenant_sim import TenantSimulator
 from tests.contract.schemas import assert_valid
 from tests.harness import AMPECO_TOKEN, Bridge
@@ -578,6 +578,25 @@ def test_the_local_route_with_notify_false_records_only(server: BridgeServer, lo
     assert local_tenant.wait_for_deliveries()
     assert local_tenant.sent_notifications == []
     assert len(local_tenant.records.security_events()) == 1
+
+
+def test_the_tenant_counts_show_what_it_holds_and_what_it_dropped(bridge: Bridge, server: BridgeServer) -> None:
+    with TenantSimulator(AMPECO_TOKEN, server.url + "/webhooks/ampeco", drop_share=1.0) as dropping:
+        serve_tenant_controls(server, dropping)
+        for charge_point in (1, 2):
+            body = {"chargePoint": charge_point, "type": "ResetOrReboot", "timestamp": "2026-03-01T12:00:00Z"}
+            assert post_local(server, json.dumps(body).encode())[0] == 201
+        assert dropping.wait_for_deliveries()
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.request("GET", TENANT_ROUTE)
+        counts = json.loads(connection.getresponse().read())
+        connection.close()
+
+    assert counts["securityEvents"] == counts["listedSecurityEvents"] == 2
+    assert counts["dropShare"] == 1.0
+    dropped = counts["dropped"]["SecurityEventNotification"]
+    assert sorted(ids["chargePointId"] for ids in dropped) == [1, 2]
+    assert bridge.table_items("SecurityEventsTable") == []  # nothing reached the bridge
 
 
 GOOD = {"chargePoint": 5, "type": "FirmwareUpdated", "timestamp": "2026-03-01T12:00:00Z"}
