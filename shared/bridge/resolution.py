@@ -28,15 +28,13 @@ from bridge.storage.attempts import AttemptConflict
 WINDOW_BEFORE = timedelta(seconds=60)
 # A charger can take minutes to report the transaction it started on the tenant's remote start.
 WINDOW_AFTER = timedelta(minutes=5)
-CANDIDATES = 20  # more ambiguous attempts than this on one target in one window cannot be told apart anyway
+CANDIDATES = 50  # starts read on one target in one window: a busy EVSE has a handful
 
 
 class AmbiguousAttempts(Protocol):
     """What resolution needs from the attempts table."""
 
-    def ambiguous_at(self, target: str, since: datetime, until: datetime, limit: int) -> list[Attempt]: ...
-
-    def with_session(self, session_id: str) -> list[str]: ...
+    def on_target(self, target: str, since: datetime, until: datetime, limit: int) -> list[Attempt]: ...
 
     def correct(self, attempt: Attempt, expected_revision: int) -> None: ...
 
@@ -70,13 +68,16 @@ class Resolver:
         return self._resolve(attempt, session)
 
     def _attempts_for(self, session: Session) -> list[Attempt]:
+        return [a for a in self._starts_near(session) if a.ambiguous and matches(a, session)]
+
+    def _starts_near(self, session: Session) -> list[Attempt]:
+        """Every start that could have caused this session: on its charge point or its EVSE, in the window."""
         since, until = session.started_at - WINDOW_AFTER, session.started_at + WINDOW_BEFORE
-        found = [
+        return [
             attempt
             for target in (charge_point_key(session.charge_point), evse_key(session.evse))
-            for attempt in self.attempts.ambiguous_at(target, since, until, CANDIDATES)
+            for attempt in self.attempts.on_target(target, since, until, CANDIDATES)
         ]
-        return [a for a in found if a.ambiguous and matches(a, session)]
 
     def _sessions_for(self, attempt: Attempt, known: Session) -> list[Session]:
         """Unclaimed sessions matching the attempt; `known` counts even if the index has not caught up with it."""
@@ -90,7 +91,11 @@ class Resolver:
         return [s for s in found.values() if matches(attempt, s) and not self._claimed_by_other(s, attempt)]
 
     def _claimed_by_other(self, session: Session, attempt: Attempt) -> bool:
-        return any(other != attempt.attempt_id for other in self.attempts.with_session(session.id))
+        # A start that claimed this session was asked for its charge point or EVSE within its window.
+        return any(
+            other.session_id == session.id and other.attempt_id != attempt.attempt_id
+            for other in self._starts_near(session)
+        )
 
     def _resolve(self, attempt: Attempt, session: Session) -> Attempt | None:
         resolved = attempt.completed(

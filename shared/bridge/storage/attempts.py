@@ -3,11 +3,10 @@
 An attempt is stored `pending` before the tenant call (with its key's claim, in one transaction, when the
 request has an Idempotency-Key) and made `final` after it. A pending attempt carries `pendingKey`, the sparse
 GSI `byPending`'s partition key, so the sweeper reads only pending attempts; a final one carries
-`completedDay`/`completedAt` for `byCompleted`, the replay's index. The sparse `byResolveKey` serves the
-resolution of ambiguous starts: an ambiguous attempt (a timeout, a sweep's verdict) carries its target
-(`CP#<chargePoint>` or `EVSE#<evseId>`) there, and a started one its session (`S#<sessionId>`), so a session
-one start claimed is never given to another. One index for both, because DynamoDB adds one index per table
-update. Every write is conditional on the state it
+`completedDay`/`completedAt` for `byCompleted`, the replay's index. Every attempt carries `targetKey`
+(`CP#<chargePoint>` or `EVSE#<evseId>`) for `byTarget`, sorted by `createdAt`: the starts asked for one place
+in a time window, which the resolution of ambiguous starts reads (a handful per window) and operators list.
+Every write is conditional on the state it
 expects, so repeating a write whose answer was lost is safe: it either lands now or finds it landed.
 """
 
@@ -46,7 +45,6 @@ _RESULT_FIELDS = (
     "revision",
     "corrects",
     "completedDay",
-    "resolveKey",
 )
 
 
@@ -221,12 +219,12 @@ class AttemptTable(Table):
             ).get("Items", [])
         return [attempt_from_plain(from_item(item)) for item in items]
 
-    def ambiguous_at(self, target: str, since: datetime, until: datetime, limit: int) -> list[Attempt]:
-        """Ambiguous attempts for one target key created in [since, until]: one Query on its index."""
+    def on_target(self, target: str, since: datetime, until: datetime, limit: int) -> list[Attempt]:
+        """Attempts asked for one target (`CP#...` or `EVSE#...`) created in [since, until], oldest first."""
         request: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": "byResolveKey",
-            "KeyConditionExpression": "resolveKey = :t AND createdAt BETWEEN :since AND :until",
+            "IndexName": "byTarget",
+            "KeyConditionExpression": "targetKey = :t AND createdAt BETWEEN :since AND :until",
             "ExpressionAttributeValues": {
                 ":t": {"S": target},
                 ":since": {"S": iso_instant(since)},
@@ -234,16 +232,6 @@ class AttemptTable(Table):
             },
         }
         return [attempt_from_plain(from_item(item)) for item in query_items(self.client, request, limit)]
-
-    def with_session(self, session_id: str) -> list[str]:
-        """The ids of attempts that started (or were resolved to) this session: one Query on its index key."""
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": "byResolveKey",
-            "KeyConditionExpression": "resolveKey = :s",
-            "ExpressionAttributeValues": {":s": {"S": session_key(session_id)}},
-        }
-        return [str(item["attemptId"]["S"]) for item in query_items(self.client, request, 10)]
 
     def completed_on(self, day: str, since: datetime, until: datetime, limit: int) -> list[Attempt]:
         """Final attempts completed on `day` (YYYY-MM-DD) within [since, until], oldest first: one index."""
@@ -313,29 +301,8 @@ def attempt_to_plain(attempt: Attempt) -> dict[str, Any]:
         "answerRetryAfter": answer.retry_after if answer else None,
         "revision": attempt.revision,
         "corrects": attempt.corrects,
-        "resolveKey": resolve_key(attempt),
+        "targetKey": attempt.target.match_key,
     }
-
-
-def resolve_key(attempt: Attempt) -> str | None:
-    """The attempt's key in `byResolveKey`: its target while ambiguous, its session once started."""
-    if attempt.ambiguous:
-        return attempt.target.match_key
-    if attempt.outcome is Outcome.STARTED and attempt.session_id:
-        return session_key(attempt.session_id)
-    return None
-
-
-def session_key(session_id: str) -> str:
-    return f"S#{session_id}"
-
-
-def target_key(target: StartTarget) -> str:
-    """Where a start was asked for, as the resolution looks it up: a charge point (its path names the EVSE by
-    network id, which a session does not carry) or an EVSE id."""
-    if target.path is StartPath.CHARGE_POINT:
-        return f"CP#{target.charge_point}"
-    return f"EVSE#{target.evse_id}"
 
 
 def attempt_from_plain(plain: dict[str, Any]) -> Attempt:
