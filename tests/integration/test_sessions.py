@@ -147,6 +147,26 @@ def test_a_session_with_wrong_types_is_quarantined_not_refused(bridge: Bridge) -
     assert record["status"]["S"] == "quarantined"
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"energy": "lots"},
+        {"reason": "not_an_ampeco_reason"},
+        {"authorizationId": "77"},
+        {"power": [1]},
+        {"reimbursementEligibility": "yes"},
+        {"paymentStatus": "maybe"},
+    ],
+    ids=["energy", "reason", "authorizationId", "power", "reimbursementEligibility", "paymentStatus"],
+)
+def test_any_field_of_the_wrong_type_is_quarantined_never_served_back(bridge: Bridge, fields: dict[str, Any]) -> None:
+    answer = bridge.notify(update(**fields))
+
+    assert answer.status == 202
+    assert session_items(bridge) == []
+    assert listing(bridge)["data"] == []
+
+
 def test_a_start_links_to_its_session_by_session_id(bridge: Bridge) -> None:
     answer = bridge.request("POST", "/public-api/actions/charge-point/v1.0/1187/start/2301", body={"idTag": "L"})
     session_id = answer.json["sessionId"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from bridge.models.notifications import NotificationRecord, NotificationStatus
 from bridge.models.security_events import InsertConflict
+from bridge.models.session_fields import Reason
 from bridge.models.sessions import Session, SessionNotification
 from bridge.sessions import VersionConflict, apply_notification, ordering_instant, session_from_notification
 from tests.contract.schemas import example
@@ -55,7 +56,7 @@ class Sent:
         if self.kind == "update":
             body = example("notification_session_update")
             session = body["session"]
-            session.update(reason=f"m{self.marker}", startedAt=at["started"], stoppedAt=at["stopped"])
+            session.update(reason=MARKERS[self.marker], startedAt=at["started"], stoppedAt=at["stopped"])
             session["status"] = "finished" if self.stopped else "active"
             if self.paid:
                 session["paymentStatusUpdatedAt"] = at["paid"]
@@ -64,7 +65,7 @@ class Sent:
                 session["lastUpdatedAt"] = at["last"]
             return body
         body = example("notification_session_start_stop", "stop" if self.kind == "stop" else None)
-        body.update(reason=f"m{self.marker}", startedAtTimestamp=at["started"])
+        body.update(reason=MARKERS[self.marker], startedAtTimestamp=at["started"])
         if self.kind == "stop":
             body["stoppedAtTimestamp"] = at["stopped"]
         body.pop("lastUpdatedAt")
@@ -80,6 +81,10 @@ class Sent:
         return notification
 
 
+# Which notification a stored session came from: a distinct (valid) AMPECO `reason` per notification.
+MARKERS = list(get_args(Reason))
+
+
 def deliver(store: MemorySessionStore, sent: Sent, fingerprint: str) -> bool:
     record = NotificationRecord(
         fingerprint=fingerprint,
@@ -92,7 +97,7 @@ def deliver(store: MemorySessionStore, sent: Sent, fingerprint: str) -> bool:
 
 
 def marker_of(session: Session) -> int:
-    return int(session.document["reason"].removeprefix("m"))
+    return MARKERS.index(session.document["reason"])
 
 
 def instant(hms: str) -> datetime:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from bridge.models.common import IsoInstant
+from bridge.models.session_fields import SessionFields
 
 SessionStatus = Literal["unknown", "pending", "active", "finished", "failed", "expired"]
 
@@ -67,8 +68,8 @@ SESSION_FIELDS = [
 SessionId = Annotated[StrictInt, Field(ge=0)] | Annotated[StrictStr, Field(min_length=1, max_length=64)]
 
 
-class NotifiedSession(BaseModel):
-    """The Session inside a SessionUpdateNotification: the fields the bridge indexes are checked strictly."""
+class NotifiedSession(SessionFields):
+    """The Session inside a SessionUpdateNotification: every field AMPECO types is checked, strictly."""
 
     model_config = ConfigDict(extra="allow", strict=True)
 

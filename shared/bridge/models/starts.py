@@ -27,8 +27,10 @@ from bridge.models.common import IsoInstant
 
 
 def _tenths(value: float) -> float:
-    # Decimal, not float, arithmetic: 16.1 is not a float multiple of 0.1.
-    if not math.isfinite(value) or Decimal(str(value)) % Decimal("0.1") != 0:
+    # The decimal digits as written (16.1 is not a float multiple of 0.1), by exponent rather than remainder:
+    # a remainder needs the whole quotient, which overflows Decimal's precision from about 1e27 on.
+    exponent = Decimal(str(value)).normalize().as_tuple().exponent if math.isfinite(value) else None
+    if not isinstance(exponent, int) or exponent < -1:
         raise ValueError("must be a finite multiple of 0.1")
     return value
 
@@ -230,14 +232,24 @@ class Attempt:
     @property
     def requested_id_tag(self) -> str | None:
         """The request's idTag, when it had one (a truncated or odd body has none we can trust)."""
-        if self.request_truncated:
-            return None
-        try:
-            body = json.loads(self.request_body) if self.request_body else None
-        except ValueError:
-            return None
-        tag = body.get("idTag") if isinstance(body, dict) else None
+        tag = self.request_fields().get("idTag")
         return tag if isinstance(tag, str) else None
+
+    def request_fields(self) -> dict[str, str | int | None]:
+        """What identifies the driver in the request (idTag, userId, externalSessionId), None when not given."""
+        body: object = None
+        if not self.request_truncated and self.request_body:
+            try:
+                body = json.loads(self.request_body)
+            except ValueError:
+                body = None
+        given = body if isinstance(body, dict) else {}
+        tag, user, external = given.get("idTag"), given.get("userId"), given.get("externalSessionId")
+        return {
+            "idTag": tag if isinstance(tag, str) else None,
+            "userId": user if isinstance(user, int) and not isinstance(user, bool) else None,
+            "externalSessionId": external if isinstance(external, str) else None,
+        }
 
     def completed(self, **result: object) -> Attempt:
         """A copy with the result filled in."""
