@@ -1,7 +1,9 @@
-"""Creates in moto every table, topic, queue, subscription, secret and log group that template.yaml declares.
+"""Creates in moto every key, table, topic, queue, subscription, secret and log group that template.yaml declares
+(a resource with a Condition only when the condition holds: the alert email subscription needs AlertEmail).
 
 The API's own resources (stage settings, access-log role, account setting) have no local counterpart: the local
-HTTP adapter stands in for API Gateway, so they are read from the template by tests, not created.
+HTTP adapter stands in for API Gateway, so they are read from the template by tests, not created. Nor do alarms
+and the dashboard: tests read them from the template.
 """
 
 from __future__ import annotations
@@ -95,6 +97,14 @@ class Stack:
             return self.parameters[name]
         return self.refs[name]
 
+    def _declared(self, cfn_type: str) -> dict[str, dict[str, Any]]:
+        """The template's resources of a type that CloudFormation would create with these parameters."""
+        return {
+            name: res
+            for name, res in self.template.of_type(cfn_type).items()
+            if "Condition" not in res or self._condition(res["Condition"])
+        }
+
     def _condition(self, name: str) -> bool:
         return bool(self._evaluate(self.template.raw["Conditions"][name]))
 
@@ -117,7 +127,7 @@ class Stack:
     # -------------------------------------------------------------- creation
     def _create_kms_keys(self) -> None:
         kms = boto3.client("kms", region_name=REGION)
-        for name, res in self.template.of_type("AWS::KMS::Key").items():
+        for name, res in self._declared("AWS::KMS::Key").items():
             kwargs: dict[str, Any] = {"Description": name}
             if "KeyPolicy" in res.get("Properties", {}):
                 # Stored as written (moto does not enforce it), so tests can read the conditions back resolved.
@@ -128,7 +138,7 @@ class Stack:
 
     def _create_secrets(self, values: dict[str, str]) -> None:
         client = boto3.client("secretsmanager", region_name=REGION)
-        for name, res in self.template.of_type("AWS::SecretsManager::Secret").items():
+        for name, res in self._declared("AWS::SecretsManager::Secret").items():
             value = values.get(name) or res["Properties"].get("SecretString") or f"local-{name}"
             arn = client.create_secret(Name=name, SecretString=value)["ARN"]
             # Referenced by name, which GetSecretValue accepts too: moto's ARNs get a random suffix,
@@ -138,7 +148,7 @@ class Stack:
 
     def _create_tables(self) -> None:
         client = boto3.client("dynamodb", region_name=REGION)
-        for name, res in self.template.of_type("AWS::DynamoDB::Table").items():
+        for name, res in self._declared("AWS::DynamoDB::Table").items():
             props = res["Properties"]
             kwargs: dict[str, Any] = {
                 "TableName": name,
@@ -162,7 +172,7 @@ class Stack:
 
     def _create_queues(self) -> None:
         client = boto3.client("sqs", region_name=REGION)
-        queues = self.template.of_type("AWS::SQS::Queue")
+        queues = self._declared("AWS::SQS::Queue")
         # Dead-letter queues first: a redrive policy names its target's ARN.
         ordered = sorted(queues, key=lambda n: "RedrivePolicy" in queues[n].get("Properties", {}))
         for name in ordered:
@@ -181,7 +191,7 @@ class Stack:
 
     def _create_topics(self) -> None:
         client = boto3.client("sns", region_name=REGION)
-        for name, res in self.template.of_type("AWS::SNS::Topic").items():
+        for name, res in self._declared("AWS::SNS::Topic").items():
             # The template's own name when it gives one: the key policy names the topics by their ARNs.
             topic_name = str(self.resolve(res.get("Properties", {}).get("TopicName")) or name)
             arn = client.create_topic(Name=topic_name)["TopicArn"]
@@ -190,7 +200,7 @@ class Stack:
 
     def _create_subscriptions(self) -> None:
         client = boto3.client("sns", region_name=REGION)
-        for name, res in self.template.of_type("AWS::SNS::Subscription").items():
+        for name, res in self._declared("AWS::SNS::Subscription").items():
             props = self.resolve(res["Properties"])
             attributes: dict[str, str] = {}
             if props.get("RawMessageDelivery"):
@@ -212,7 +222,7 @@ class Stack:
 
     def _create_log_groups(self) -> None:
         client = boto3.client("logs", region_name=REGION)
-        for name, res in self.template.of_type("AWS::Logs::LogGroup").items():
+        for name, res in self._declared("AWS::Logs::LogGroup").items():
             props = self.resolve(res.get("Properties", {}))
             group = str(props.get("LogGroupName") or name)
             client.create_log_group(logGroupName=group)

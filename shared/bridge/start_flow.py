@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from bridge.error_codes import UNSPECIFIED_REJECTION, ErrorCode
 from bridge.errors import Conflict, InvalidInput, StorageUnavailable, Throttled, UpstreamError
 from bridge.models.starts import Attempt, AttemptState, Outcome, StartAnswer, StartTarget
 from bridge.observability import logger
@@ -35,6 +38,10 @@ MAX_CLAIM_ROUNDS = 3  # taking over a released key can race another repeat; a fe
 WRITE_SECONDS = 0.8  # the longest one fail-fast write can take (aws.QUICK: 0.3 s connect + 0.5 s read)
 RECORD_SECONDS = 1.5  # how long recording may delay the tenant's answer (the contract allows 2 s)
 RETRY_PAUSE_SECONDS = 0.1
+# The `errorCode` dimension of the StartResults metric takes a bounded set of values: AMPECO's 21 codes and
+# UNSPECIFIED_REJECTION for rejections (any other code a tenant sends counts as OTHER), the bridge's own
+# UPSTREAM_* codes for failures, and `none` for a started session.
+REJECTION_CODES = frozenset({*ErrorCode, UNSPECIFIED_REJECTION})
 
 
 class AttemptStore(Protocol):
@@ -130,9 +137,22 @@ def start_once(
         duration_ms=int((time.monotonic() - started) * 1000),
         completed_at=now(),
     )
+    count_result(finished)
     record_by = time.monotonic() + RECORD_SECONDS
     _record(store, deferrals, finished, record_by if answer_by is None else min(answer_by, record_by))
     return http
+
+
+def count_result(finished: Attempt) -> None:
+    """One `StartResults` datapoint for the tenant's answer, by outcome and errorCode (a bounded dimension)."""
+    code = finished.error_code
+    if code is None:
+        code = "none"
+    elif finished.outcome is Outcome.REJECTED and code not in REJECTION_CODES:
+        code = "OTHER"
+    with single_metric(name="StartResults", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="outcome", value=str(finished.outcome))
+        metric.add_dimension(name="errorCode", value=code)
 
 
 def _store_attempt(

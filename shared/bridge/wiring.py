@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -110,11 +110,14 @@ def webhooks() -> WebhookDependencies:
 
     settings = WebhookSettings.from_env()
     dynamodb = aws.LazyClient("dynamodb")
+    kept = timedelta(days=settings.notification_retention_days)
     # Notification records of session deliveries live in the events table beside the others.
-    sessions = SessionTable(settings.sessions_table, settings.security_events_table, client=dynamodb)
+    sessions = SessionTable(
+        settings.sessions_table, settings.security_events_table, client=dynamodb, notification_retention=kept
+    )
     return WebhookDependencies(
         settings=settings,
-        events=SecurityEventTable(settings.security_events_table, client=dynamodb),
+        events=SecurityEventTable(settings.security_events_table, client=dynamodb, notification_retention=kept),
         sessions=sessions,
         resolver=Resolver(AttemptTable(settings.attempts_table, client=dynamodb), sessions),
         secret=secrets.secret_value,
@@ -155,7 +158,10 @@ def starts() -> StartDependencies:
     return StartDependencies(
         settings=settings,
         attempts=AttemptTable(
-            settings.attempts_table, settings.idempotency_table, client=aws.LazyClient("dynamodb", quick=True)
+            settings.attempts_table,
+            settings.idempotency_table,
+            client=aws.LazyClient("dynamodb", quick=True),
+            retention_days=settings.attempt_retention_days,
         ),
         tenant=TenantClient(
             settings.ampeco_base_url, lambda: secrets.secret_value(token_arn), settings.ampeco_timeout_seconds
@@ -215,7 +221,10 @@ def reconciler() -> ReconcilerDependencies:
     settings = ReconcilerSettings.from_env()
     token_arn = settings.ampeco_api_token_arn
     dynamodb = aws.LazyClient("dynamodb")
-    sessions = SessionTable(settings.sessions_table, settings.security_events_table, client=dynamodb)
+    kept = timedelta(days=settings.notification_retention_days)
+    sessions = SessionTable(
+        settings.sessions_table, settings.security_events_table, client=dynamodb, notification_retention=kept
+    )
     attempts = AttemptTable(settings.attempts_table, client=dynamodb)
     tenant = TenantClient(
         settings.ampeco_base_url, lambda: _token(secrets.secret_value(token_arn)), settings.ampeco_timeout_seconds
@@ -224,7 +233,7 @@ def reconciler() -> ReconcilerDependencies:
         settings=settings,
         progress=ProgressTable(settings.reconcile_table, client=dynamodb),
         listings=TenantListings(tenant),
-        events=SecurityEventTable(settings.security_events_table, client=dynamodb),
+        events=SecurityEventTable(settings.security_events_table, client=dynamodb, notification_retention=kept),
         sessions=sessions,
         attempts=attempts,
         resolver=Resolver(attempts, sessions),

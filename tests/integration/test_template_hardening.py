@@ -22,6 +22,8 @@ from local.template import Tag, TemplateModel, load_template
 RECONCILER_FUNCTION = "ReconcilerFunction"
 WEBHOOKS_FUNCTION = "WebhooksFunction"
 KEY = "MessagingKey"
+# Alarms' own topic, with its own key (tests/integration/test_template_operations.py): not a relay topic.
+ALERT_TOPIC = "AlertTopic"
 # CloudWatch Logs' valid retention periods (PutRetentionPolicy), in days.
 LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557}
 LOG_RETENTION_DAYS |= {2922, 3288, 3653}
@@ -165,6 +167,13 @@ def test_no_other_function_reserves_concurrency(template: TemplateModel) -> None
 
 
 # ---------------------------------------------------------------------- the messaging key
+def message_topics(template: TemplateModel) -> dict[str, dict[str, Any]]:
+    """The topics the relay publishes to: every topic but the alarms' own."""
+    topics = template.of_type("AWS::SNS::Topic")
+    assert ALERT_TOPIC in topics, "the alert topic is left out by name: it must exist"
+    return {name: topic for name, topic in topics.items() if name != ALERT_TOPIC}
+
+
 def sns_statements(template: TemplateModel) -> list[dict[str, Any]]:
     statements = props(template, KEY)["KeyPolicy"]["Statement"]
     return [s for s in statements if s.get("Principal", {}).get("Service") == "sns.amazonaws.com"]
@@ -172,7 +181,7 @@ def sns_statements(template: TemplateModel) -> list[dict[str, Any]]:
 
 def test_sns_may_use_the_messaging_key_only_on_behalf_of_this_stacks_topics(template: TemplateModel) -> None:
     # Given the topic ARNs as CloudFormation will name them
-    topics = template.of_type("AWS::SNS::Topic")
+    topics = message_topics(template)
     names = evaluator(template)
     expected = {
         f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{names.resolve(t['Properties']['TopicName'])}" for t in topics.values()
@@ -192,7 +201,7 @@ def test_sns_may_use_the_messaging_key_only_on_behalf_of_this_stacks_topics(temp
 
 def test_the_key_policy_names_the_topics_without_referring_to_them(template: TemplateModel) -> None:
     # The topics refer to the key (KmsMasterKeyId): a Ref back from the key's policy would be a circular dependency.
-    topics = set(template.of_type("AWS::SNS::Topic"))
+    topics = set(message_topics(template))
     assert not references(props(template, KEY)) & topics
     for name in topics:
         assert props(template, name)["KmsMasterKeyId"] == Tag("Ref", KEY)
@@ -204,13 +213,18 @@ def test_local_key_policy_conditions_name_the_created_topics(stack: Stack) -> No
     kms = boto3.client("kms", region_name=REGION)
     policy = json.loads(kms.get_key_policy(KeyId=stack.refs[KEY], PolicyName="default")["Policy"])
     sns = [s for s in policy["Statement"] if s.get("Principal", {}).get("Service") == "sns.amazonaws.com"]
-    topics = {stack.refs[name] for name in stack.template.of_type("AWS::SNS::Topic")}
+    topics = {stack.refs[name] for name in message_topics(stack.template)}
     assert [set(s["Condition"]["ArnEquals"]["aws:SourceArn"]) for s in sns] == [topics]
 
 
 # ---------------------------------------------------------------------- SNS delivery DLQs
 def subscriptions(template: TemplateModel) -> dict[str, dict[str, Any]]:
-    return template.of_type("AWS::SNS::Subscription")
+    """The subscriber queues' subscriptions (the alert topic's email subscription is not one)."""
+    return {
+        name: sub
+        for name, sub in template.of_type("AWS::SNS::Subscription").items()
+        if sub["Properties"]["Protocol"] == "sqs"
+    }
 
 
 def queue_policies_for(template: TemplateModel, queue: str) -> list[dict[str, Any]]:
@@ -288,7 +302,7 @@ def test_each_topic_alarms_when_a_failed_delivery_could_not_even_be_kept(templat
 
 def test_local_subscriptions_carry_their_redrive_policy(stack: Stack) -> None:
     sns = boto3.client("sns", region_name=REGION)
-    for name, res in stack.template.of_type("AWS::SNS::Subscription").items():
+    for name, res in subscriptions(stack.template).items():
         attributes = sns.get_subscription_attributes(SubscriptionArn=stack.refs[name])["Attributes"]
         dlq = res["Properties"]["RedrivePolicy"]["deadLetterTargetArn"].value[0]
         assert json.loads(attributes["RedrivePolicy"]) == {"deadLetterTargetArn": stack.attrs[(dlq, "Arn")]}

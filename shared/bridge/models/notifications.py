@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-RETENTION = timedelta(days=30)  # AMPECO redeliveries are deduplicated this long
+# AMPECO redeliveries are deduplicated this long: the default and the least a deployment may keep a record
+# (NOTIFICATION_RETENTION_DAYS).
+RETENTION = timedelta(days=30)
 MAX_KIND_LENGTH = 100  # longer than any AMPECO notification type name; a longer one is not a type
 MAX_REASON_LENGTH = 500  # why a delivery was quarantined, for an operator
 MAX_HEADER_LENGTH = 256  # X-Timestamp and X-Tenant, kept as sent up to this
@@ -23,7 +25,7 @@ class NotificationStatus(StrEnum):
 
 @dataclass(frozen=True)
 class NotificationRecord:
-    """One AMPECO delivery, kept for 30 days; its fingerprint is the dedup key."""
+    """One AMPECO delivery, kept for its retention (30 days or more); its fingerprint is the dedup key."""
 
     fingerprint: str
     notification: str
@@ -35,10 +37,9 @@ class NotificationRecord:
     tenant: str | None = None
     body_encoding: str = "utf-8"  # "base64" for a body that is not UTF-8 (kept byte for byte)
 
-    @property
-    def expires_at(self) -> int:
-        """Epoch seconds for the table's TTL."""
-        return int((self.received_at + RETENTION).timestamp())
+    def expires_at(self, retention: timedelta = RETENTION) -> int:
+        """Epoch seconds for the table's TTL: `retention` after the delivery arrived."""
+        return int((self.received_at + retention).timestamp())
 
 
 @dataclass(frozen=True)

@@ -78,9 +78,10 @@ class KeyHeld(Exception):
 class AttemptTable(Table):
     """Reads and writes of the attempts table and the key claims table."""
 
-    def __init__(self, table_name: str, keys_table: str = "", client: Any = None) -> None:
+    def __init__(self, table_name: str, keys_table: str = "", client: Any = None, retention_days: int = 0) -> None:
         super().__init__(table_name, client)
         self._keys = keys_table
+        self._retention_days = retention_days  # 0: attempts are kept forever (no `expiresAt`)
 
     def create(self, attempt: Attempt, claim: KeyClaim | None = None, *, now: int = 0) -> None:
         """Store a new pending attempt, with its key's claim when given; KeyHeld when another attempt has it.
@@ -91,6 +92,9 @@ class AttemptTable(Table):
 
         item = to_item(attempt_to_plain(attempt))
         item["pendingKey"] = {"S": PENDING}
+        if self._retention_days:  # the table's TTL attribute, set once: results never move it
+            expires = int(attempt.created_at.timestamp()) + self._retention_days * 86400
+            item["expiresAt"] = {"N": str(expires)}
         attempt_put = {
             "TableName": self._table,
             "Item": item,

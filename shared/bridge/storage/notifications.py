@@ -5,21 +5,31 @@ Whatever a signed delivery holds, its item is writable: only the body is stored 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bridge.models.common import iso_instant
-from bridge.models.notifications import MAX_HEADER_LENGTH, MAX_KIND_LENGTH, MAX_REASON_LENGTH, NotificationRecord
+from bridge.models.notifications import (
+    MAX_HEADER_LENGTH,
+    MAX_KIND_LENGTH,
+    MAX_REASON_LENGTH,
+    RETENTION,
+    NotificationRecord,
+    NotificationStatus,
+)
 
 NOTIFICATION_PREFIX = "NOTIF#"
+QUARANTINED = "QUARANTINED"
 
 
-def notification_put(table: str, record: NotificationRecord) -> dict[str, Any]:
+def notification_put(table: str, record: NotificationRecord, retention: timedelta = RETENTION) -> dict[str, Any]:
     """A conditional put of the record: it fails when the same bytes were delivered before."""
-    return {"TableName": table, "Item": notification_item(record), "ConditionExpression": "attribute_not_exists(pk)"}
+    item = notification_item(record, retention)
+    return {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
 
 
-def notification_item(record: NotificationRecord) -> dict[str, Any]:
-    """The stored item of a notification record (kept 30 days)."""
+def notification_item(record: NotificationRecord, retention: timedelta = RETENTION) -> dict[str, Any]:
+    """The stored item of a notification record (kept `retention`, 30 days unless configured longer)."""
     item: dict[str, Any] = {
         "pk": {"S": NOTIFICATION_PREFIX + record.fingerprint},
         "sk": {"N": "0"},
@@ -29,7 +39,7 @@ def notification_item(record: NotificationRecord) -> dict[str, Any]:
         "receivedAt": {"S": iso_instant(record.received_at)},
         "body": {"S": record.body},
         "bodyEncoding": {"S": record.body_encoding},
-        "expiresAt": {"N": str(record.expires_at)},
+        "expiresAt": {"N": str(record.expires_at(retention))},
     }
     optional = {
         "reason": _bounded(record.reason, MAX_REASON_LENGTH),
@@ -37,6 +47,8 @@ def notification_item(record: NotificationRecord) -> dict[str, Any]:
         "tenant": _bounded(record.tenant, MAX_HEADER_LENGTH),
     }
     item.update({name: {"S": value} for name, value in optional.items() if value})
+    if record.status is NotificationStatus.QUARANTINED:
+        item["quarantined"] = {"S": QUARANTINED}  # the sparse byQuarantine index: what an operator must look at
     return item
 
 

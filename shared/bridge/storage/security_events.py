@@ -5,7 +5,7 @@ Layout (one table, one stream):
                    byChargePointType (cpTypeKey), each sorted by sk. The base key itself serves the
                    unfiltered listing and the read by id, so every filter combination is one Query.
 - unlisted event   pk "SEU", sk id; no index keys (AMPECO lists only the seven critical types).
-- notification     pk "NOTIF#<sha256 of body>", sk 0, expires after 30 days.
+- notification     pk "NOTIF#<sha256 of body>", sk 0, expires after its retention (30 days by default).
 An event's put is conditional on its own key, which is derived from its dedup key: the dedup check and
 the data are one write.
 """
@@ -13,15 +13,15 @@ the data are one write.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge import event_ids
 from bridge.models.common import iso_instant
-from bridge.models.notifications import NotificationRecord
+from bridge.models.notifications import RETENTION, NotificationRecord
 from bridge.models.security_events import Channel, EventQuery, InsertConflict, SecurityEvent
 from bridge.storage.dynamo import Table, TransactionCancelled, error_code, query_items, storage_errors, transact_write
-from bridge.storage.notifications import NOTIFICATION_PREFIX, notification_put
+from bridge.storage.notifications import NOTIFICATION_PREFIX, QUARANTINED, notification_put
 
 LISTED = "SE"
 UNLISTED = "SEU"
@@ -30,6 +30,10 @@ INDEX_PAGE_ATTRIBUTES = ("sk", "chargePoint", "eventType", "techInfo", "occurred
 
 class SecurityEventTable(Table):
     """Reads and writes of the security-events table."""
+
+    def __init__(self, table_name: str, client: Any = None, notification_retention: timedelta = RETENTION) -> None:
+        super().__init__(table_name, client)
+        self._notification_retention = notification_retention
 
     # ------------------------------------------------------------------ writes
     def insert(self, events: Sequence[SecurityEvent], notification: NotificationRecord | None = None) -> None:
@@ -75,7 +79,7 @@ class SecurityEventTable(Table):
         }
 
     def _notification_put(self, record: NotificationRecord) -> dict[str, Any]:
-        return notification_put(self._table, record)
+        return notification_put(self._table, record, self._notification_retention)
 
     # ------------------------------------------------------------------ reads
     def get(self, event_id: int) -> SecurityEvent | None:
@@ -150,6 +154,29 @@ class SecurityEventTable(Table):
                         found[event.id] = event
                     request = answer.get("UnprocessedKeys") or {}
         return [found[i] for i in ids if i in found]
+
+    def quarantined(self, since: datetime, until: datetime, limit: int) -> list[dict[str, Any]]:
+        """Quarantined notification records received in [since, until], newest first: one Query on the sparse
+        `byQuarantine` index (which holds the record's kind, time and reason, not its body)."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "byQuarantine",
+            "KeyConditionExpression": "quarantined = :q AND receivedAt BETWEEN :since AND :until",
+            "ExpressionAttributeValues": {
+                ":q": {"S": QUARANTINED},
+                ":since": {"S": iso_instant(since)},
+                ":until": {"S": iso_instant(until)},
+            },
+            "ScanIndexForward": False,
+        }
+        records = []
+        for item in query_items(self.client, request, limit):
+            record = plain(item)
+            record["fingerprint"] = str(record.pop("pk")).removeprefix(NOTIFICATION_PREFIX)
+            record.pop("sk", None)
+            record.pop("quarantined", None)
+            records.append(record)
+        return records
 
     def notification(self, fingerprint: str) -> dict[str, Any] | None:
         """A notification record as stored (operators and tests)."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bridge.models.common import iso_instant
-from bridge.models.notifications import NotificationRecord
+from bridge.models.notifications import RETENTION, NotificationRecord
 from bridge.models.security_events import InsertConflict
 from bridge.models.sessions import Session
 from bridge.sessions import VersionConflict, document_json
@@ -52,9 +52,16 @@ class SessionQuery:
 class SessionTable(Table):
     """Reads and writes of the sessions table (and the notification record beside each write)."""
 
-    def __init__(self, table_name: str, notifications_table: str, client: Any = None) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        notifications_table: str,
+        client: Any = None,
+        notification_retention: timedelta = RETENTION,
+    ) -> None:
         super().__init__(table_name, client)
         self._notifications = notifications_table
+        self._notification_retention = notification_retention
 
     def get(self, session_id: str) -> Session | None:
         """A session by id."""
@@ -66,7 +73,7 @@ class SessionTable(Table):
         """The delivery's record and the session in one transaction: both or neither."""
         from botocore.exceptions import ClientError
 
-        record_put = notification_put(self._notifications, record)
+        record_put = notification_put(self._notifications, record, self._notification_retention)
         with storage_errors():
             if session is None:
                 try:
