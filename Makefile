@@ -10,21 +10,28 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-sam run test unit integration contract lint typecheck validate build bench load deploy clean redrive replay fuzz faults push-secret reconcile-check
+.PHONY: help install install-sam run test unit integration contract lint typecheck validate build bench load deploy clean redrive replay fuzz faults push-secret reconcile-check openapi
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# Each step says what it does (pip is quiet for a minute on a fresh machine); once the stamp is newer than
+# the requirements, nothing runs and nothing is printed.
 $(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .  # the `bridge` command
-	touch $@
+	@if [ ! -x $(PY) ]; then echo "install: creating the virtualenv $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
+	@echo "install: pinned requirements into $(VENV) (requirements-dev.txt; about a minute on a fresh machine)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@echo "install: the bridge package and its command, editable"
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .  # the `bridge` command
+	@touch $@
+	@echo "install: done ($(VENV))"
 
 $(SAM_VENV)/.installed: requirements-sam.txt
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
-	touch $@
+	@if [ ! -x $(SAM_VENV)/bin/python ]; then echo "install-sam: creating the virtualenv $(SAM_VENV) with $(PYTHON)"; $(PYTHON) -m venv $(SAM_VENV); fi
+	@echo "install-sam: SAM CLI and cfn-lint into $(SAM_VENV) (requirements-sam.txt; a minute or two on a fresh machine)"
+	@$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	@touch $@
+	@echo "install-sam: done ($(SAM_VENV))"
 
 install: $(VENV)/.installed ## Install the application and test set
 install-sam: $(SAM_VENV)/.installed ## Install SAM CLI and cfn-lint in their own virtualenv
@@ -49,6 +56,9 @@ fuzz: install ## Many more generated requests and inputs than make test runs (ra
 
 faults: install ## Each AWS fault at each call of each flow: invariants, and the report table (also as Markdown)
 	FAULT_REPORT="$${TMPDIR:-/tmp}/bridge-fault-report.md" $(PY) -m pytest tests/faults -n auto
+
+openapi: install ## Regenerate docs/openapi.json from the handlers' routes (a contract test fails while it is stale)
+	$(PY) -m local.openapi_doc
 
 lint: install ## ruff (lint and format check)
 	$(VENV)/bin/ruff check .

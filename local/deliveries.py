@@ -7,7 +7,7 @@ import copy
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from local.intercept import Call, Observer, add_observer, remove_observer
@@ -94,6 +94,24 @@ class Deliveries(Observer):
     def clear(self) -> None:
         with self._lock:
             self._messages.clear()
+
+    def topics(self) -> list[str]:
+        """The short names of the stack's topics: what `?topic=` takes."""
+        return sorted(set(self._topics.values()))
+
+    def listing(self, query: Sequence[tuple[str, str]]) -> tuple[int, Any]:
+        """`GET /_local/deliveries[?topic=...]`: every message, or those of the topics named (the parameter may
+        repeat); 422 `{message, errors}` naming the topics for an unknown one, or any other parameter."""
+        topics = self.topics()
+        wanted = {value for name, value in query if name == "topic"}
+        problems: dict[str, list[str]] = {}
+        if unknown := sorted(wanted - set(topics)):
+            problems["topic"] = [f"Unknown topic {', '.join(map(repr, unknown))}; the topics are {', '.join(topics)}."]
+        for name in sorted({name for name, _ in query} - {"topic"}):
+            problems[name] = [f"Unknown parameter {name!r}; the only one is topic ({', '.join(topics)})."]
+        if problems:
+            return 422, {"message": next(iter(problems.values()))[0], "errors": problems}
+        return 200, [message for message in self.all() if not wanted or message["topic"] in wanted]
 
     def topic_name(self, arn: str) -> str:
         """The short name of a topic ARN; topics outside the stack by the same rule from the ARN's name."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import hmac
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -32,9 +35,47 @@ _GATEWAY_REFUSALS = {403: "missing_api_key", 413: "oversize"}
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
 
 LocalResponse = tuple[int, Any]
-"""A local-only helper's answer: (status, JSON-serialisable body)."""
+"""A local-only helper's answer: (status, JSON-serialisable body, or a LocalContent sent as it is)."""
 LocalHelper = Callable[[bytes], LocalResponse]
 """A local-only helper: the request body -> its answer."""
+
+LocalQueryHelper = Callable[[bytes, list[tuple[str, str]]], LocalResponse]
+"""A local-only helper that reads the query string too: (the request body, the query's pairs) -> its answer."""
+DELIVERIES_PATH = "/_local/deliveries"
+
+
+@dataclass(frozen=True)
+class LocalContent:
+    """A local helper's body with its own content type (a page, a script), sent as it is rather than as JSON."""
+
+    content_type: str
+    body: bytes
+
+
+class PortInUse(OSError):
+    """Something already listens on the port; the text is the one line `make run` stops with."""
+
+    @classmethod
+    def at(cls, host: str, port: int) -> PortInUse:
+        other = port + 1 if port < 65535 else 3000
+        return cls(
+            f"{host}:{port} is in use (another local run?): stop it, or set PORT=... to another port,"
+            f" e.g. PORT={other} make run"
+        )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """PortInUse unless host:port can be bound now, as the server binds it: a run stops before it builds anything."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does: TIME_WAIT is no hindrance
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse.at(host, port) from exc
+            raise
 
 
 def invocation_payload_size(event: dict[str, Any]) -> int:
@@ -81,9 +122,14 @@ class BridgeServer:
         self.invoke = invoke or handler_invoker(template_model)
         # Literal paths before templated ones, as API Gateway prefers the more specific resource.
         self.routes = sorted(template_model.routes(), key=lambda r: r.path.count("{"))
-        self.local_routes: dict[tuple[str, str], LocalHelper] = {}
-        self.add_local_route("GET", "/_local/deliveries", self._deliveries)
-        self._httpd = ThreadedHTTPServer((host, port), _handler_class(self))
+        self.local_routes: dict[tuple[str, str], LocalQueryHelper] = {}
+        self.add_local_query_route("GET", DELIVERIES_PATH, self._deliveries)
+        try:
+            self._httpd = ThreadedHTTPServer((host, port), _handler_class(self))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise PortInUse.at(host, port) from exc  # taken since check_port_free, or never checked
         self._thread: threading.Thread | None = None
 
     @property
@@ -97,6 +143,10 @@ class BridgeServer:
 
     def add_local_route(self, method: str, path: str, helper: LocalHelper) -> None:
         """A local-only, keyless endpoint (e.g. the tenant simulator's controls)."""
+        self.add_local_query_route(method, path, lambda body, _query: helper(body))
+
+    def add_local_query_route(self, method: str, path: str, helper: LocalQueryHelper) -> None:
+        """A local-only, keyless endpoint that reads the query string too."""
         self.local_routes[(method.upper(), path)] = helper
 
     def start(self) -> None:
@@ -112,8 +162,10 @@ class BridgeServer:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def _deliveries(self, _body: bytes) -> LocalResponse:
-        return 200, self.deliveries.all() if self.deliveries else []
+    def _deliveries(self, _body: bytes, query: list[tuple[str, str]]) -> LocalResponse:
+        if self.deliveries is None:
+            return 200, []
+        return self.deliveries.listing(query)
 
     # ------------------------------------------------------------------ request handling
     def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
@@ -234,8 +286,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             helper = self.bridge.local_routes.get((method, raw_path))
             if helper is not None:
-                status, payload = helper(self._read_body())
-                self._send(status, [("Content-Type", "application/json")], json.dumps(payload).encode())
+                status, payload = helper(self._read_body(), parse_qsl(split.query, keep_blank_values=True))
+                if isinstance(payload, LocalContent):
+                    self._send(status, [("Content-Type", payload.content_type)], payload.body)
+                else:
+                    self._send(status, [("Content-Type", "application/json")], json.dumps(payload).encode())
                 return
             if any(path == raw_path for _, path in self.bridge.local_routes):
                 allowed = sorted(m for m, path in self.bridge.local_routes if path == raw_path)

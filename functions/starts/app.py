@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bridge import wiring
+from bridge import api_doc, wiring
 from bridge.http_errors import register_error_handlers, start_response
 from bridge.http_request import api_caller, lower_headers, raw_body
 from bridge.models.starts import StartPath
@@ -20,12 +20,28 @@ app = APIGatewayRestResolver()
 register_error_handlers(app)
 
 
-@app.post("/public-api/actions/charge-point/v1.0/<chargePoint>/start/<evse>")
+@app.post(
+    "/public-api/actions/charge-point/v1.0/<chargePoint>/start/<evse>",
+    operation_id="chargePointStartChargingSession",
+    summary="Start a session on a charge point's EVSE",
+    description=api_doc.START_DESCRIPTION,
+    tags=api_doc.STARTS,
+    security=api_doc.CLIENT,
+    responses=api_doc.START,
+)
 def start_on_charge_point(chargePoint: str, evse: str) -> Response[str]:  # noqa: N803 - the route's names
     return _start(StartPath.CHARGE_POINT, chargePoint, evse)
 
 
-@app.post("/public-api/actions/evse/v1.0/<evse>/start")
+@app.post(
+    "/public-api/actions/evse/v1.0/<evse>/start",
+    operation_id="evseStartChargingWithEvseId",
+    summary="Start a session by EVSE id",
+    description=api_doc.START_DESCRIPTION,
+    tags=api_doc.STARTS,
+    security=api_doc.CLIENT,
+    responses=api_doc.START,
+)
 def start_on_evse(evse: str) -> Response[str]:
     return _start(StartPath.EVSE, None, evse)
 
