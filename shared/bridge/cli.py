@@ -4,6 +4,8 @@
     bridge [--stack NAME | --local URL] replay security-events --since T --until T [--charge-point N] [--type T]
     bridge [--stack NAME | --local URL] replay start-results --since T --until T
     bridge [--stack NAME | --local URL] push-secret --charge-point N [--all]   (or --master whsec_... offline)
+    bridge [--stack NAME | --local URL] events|attempts|sessions|notifications ...   (see bridge.cli_reads)
+    bridge verify push|ampeco ...   (offline)
 
 `--stack` reads the stack's resources from CloudFormation with the usual AWS credentials; `--local` (the
 default, http://127.0.0.1:3000) asks the local run where its in-memory AWS listens.
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bridge import push_secrets
+from bridge import cli_reads, push_secrets
 from bridge.errors import NotConfigured
 from bridge.ids import parse_id
 from bridge.models.common import iso_instant
@@ -84,6 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; exit status 1 when anything could not be published, 2 when it could not run."""
     args = _parser().parse_args(argv)
     try:
+        if getattr(args, "offline", None):
+            rows = args.offline(args)
+            cli_reads.print_rows(rows, args.json, args.columns)
+            return 0 if all(row.get("valid", True) for row in rows) else 1
+        if getattr(args, "read", None):
+            target = stack_target(args.stack, args.region) if args.stack else local_target(args.local)
+            rows = args.read(args, target)
+            cli_reads.print_rows(rows, args.json, args.columns)
+            return 0 if rows or args.columns else 1  # a get that found nothing is an error
         if getattr(args, "master", None):
             return _print_push_secrets(args, args.master)
         target = stack_target(args.stack, args.region) if args.stack else local_target(args.local)
@@ -188,6 +199,11 @@ def _parser() -> argparse.ArgumentParser:
     secret.add_argument("--master", help="derive from this whsec_ master instead of reading the stack's secret")
     secret.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
     secret.set_defaults(run=_push_secret)
+
+    def json_flag(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
+
+    cli_reads.add_commands(commands, json_flag)
     return parser
 
 

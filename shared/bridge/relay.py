@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -105,8 +106,9 @@ def start_result_message(attempt: Attempt) -> OutboundMessage:
             "evseId": target.evse_id,
             "sessionId": attempt.session_id,
             "authorizationId": attempt.authorization_id,
+            **attempt.request_fields(),
             "tenantStatus": attempt.tenant_status,
-            "tenantBody": attempt.tenant_body,
+            **tenant_body_fields(attempt.tenant_body),
             "truncated": attempt.tenant_body_truncated,
             "requestedAt": iso_instant(attempt.created_at),
             "completedAt": completed,
@@ -115,6 +117,17 @@ def start_result_message(attempt: Attempt) -> OutboundMessage:
         },
         attributes=attributes,
     )
+
+
+def tenant_body_fields(text: str | None) -> dict[str, Any]:
+    """The tenant's answer as JSON (`tenantBody`); when it is not JSON (an HTML error page, a body cut at
+    8 KiB) the text is in `tenantBodyText` instead, so subscribers never parse JSON inside a string."""
+    if text is None:
+        return {"tenantBody": None, "tenantBodyText": None}
+    try:
+        return {"tenantBody": json.loads(text), "tenantBodyText": None}
+    except ValueError:
+        return {"tenantBody": None, "tenantBodyText": text}
 
 
 def message_for(image: Mapping[str, Any], old_image: Mapping[str, Any] | None = None) -> OutboundMessage | None:

@@ -49,6 +49,9 @@ SESSION_READ = target(WEBHOOKS, "dynamodb", "GetItem", "SessionsTable", kinds=RE
 SESSION_WRITE = target(
     WEBHOOKS, "dynamodb", "TransactWriteItems", "SecurityEventsTable+SessionsTable", kinds=TRANSACTION
 )
+# A new session looks for the ambiguous start it may answer (its charge point's, its EVSE's): best effort,
+# the delivery is stored already and the reconciler retries.
+STARTS_NEAR = target(WEBHOOKS, "dynamodb", "Query", "AttemptsTable.byTarget", kinds=READS)
 CREATE = target(STARTS, "dynamodb", "PutItem", "AttemptsTable", kinds=WRITES)
 KEYED_CREATE = target(STARTS, "dynamodb", "TransactWriteItems", "AttemptsTable+IdempotencyTable", kinds=TRANSACTION)
 COMPLETE = target(STARTS, "dynamodb", "UpdateItem", "AttemptsTable", kinds=WRITES)
@@ -70,8 +73,8 @@ FLOWS = (
     Flow("AMPECO security event", (AMPECO_SECRET.site, NOTIFIED.site), (AMPECO_SECRET, NOTIFIED)),
     Flow(
         "session notification",
-        (AMPECO_SECRET.site, SESSION_READ.site, SESSION_WRITE.site),
-        (AMPECO_SECRET, SESSION_READ, SESSION_WRITE),
+        (AMPECO_SECRET.site, SESSION_READ.site, SESSION_WRITE.site, STARTS_NEAR.site, STARTS_NEAR.site),
+        (AMPECO_SECRET, SESSION_READ, SESSION_WRITE, STARTS_NEAR),
     ),
     Flow("start", (START_SECRET.site, CREATE.site, COMPLETE.site), (START_SECRET, CREATE, COMPLETE)),
     Flow("keyed start", (START_SECRET.site, KEYED_CREATE.site, COMPLETE.site), (START_SECRET, KEYED_CREATE, COMPLETE)),

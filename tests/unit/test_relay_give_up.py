@@ -132,3 +132,12 @@ def test_an_open_type_sns_would_refuse_is_made_safe_in_the_attribute_and_kept_ra
     assert message is not None
     assert message.attributes["type"].value == attribute
     assert message.data["type"] == raw
+
+
+def test_the_tenants_answer_is_json_in_the_message_and_text_only_when_it_is_not_json() -> None:
+    from bridge.relay import tenant_body_fields
+
+    assert tenant_body_fields('{"success": true}') == {"tenantBody": {"success": True}, "tenantBodyText": None}
+    assert tenant_body_fields('{"success": tr') == {"tenantBody": None, "tenantBodyText": '{"success": tr'}
+    assert tenant_body_fields("<html>502</html>") == {"tenantBody": None, "tenantBodyText": "<html>502</html>"}
+    assert tenant_body_fields(None) == {"tenantBody": None, "tenantBodyText": None}

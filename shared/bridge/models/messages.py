@@ -1,10 +1,14 @@
-"""Outbound SNS messages: the `{eventType, eventId, occurredAt, data}` envelope and its attributes."""
+"""Outbound SNS messages: the `{schemaVersion, eventType, eventId, occurredAt, data}` envelope and attributes."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+# The envelope's version: subscribers can tell a body they were built for from a later one. Raised only for a
+# change that breaks them (a field removed or retyped); new fields in `data` keep it.
+SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class OutboundMessage:
     def body(self) -> str:
         """The JSON envelope subscribers parse."""
         envelope = {
+            "schemaVersion": SCHEMA_VERSION,
             "eventType": self.event_type,
             "eventId": self.event_id,
             "occurredAt": self.occurred_at,
