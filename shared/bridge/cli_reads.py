@@ -173,7 +173,7 @@ def print_rows(rows: Rows, as_json: bool, columns: Sequence[str]) -> None:
         for key, value in rows[0].items():
             print(f"{key:<{width}}  {_cell(value, 100)}")
         return
-    shown = [[_cell(row.get(c), 40) for c in columns] for row in rows]
+    shown = [[_cell(row.get(c), 70) for c in columns] for row in rows]  # a fingerprint (64) whole
     widths = [max(len(c), *(len(r[i]) for r in shown)) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for line in shown:

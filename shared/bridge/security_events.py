@@ -60,6 +60,7 @@ class _Draft:
     critical: bool
     channel: Channel
     dedup_key: str
+    delivery: NotificationRecord | None = None
 
     def with_id(self, event_id: int) -> SecurityEvent:
         return SecurityEvent(
@@ -74,6 +75,7 @@ class _Draft:
             critical=self.critical,
             channel=self.channel,
             dedup_key=self.dedup_key,
+            delivery=self.delivery,
         )
 
 
@@ -131,12 +133,17 @@ def ingest_push(store: SecurityEventStore, charge_point: int, webhook_id: str, b
 
 # ---------------------------------------------------------------------- AMPECO notifications
 def ingest_security_notification(store: SecurityEventStore, delivery: Delivery, record: NotificationRecord) -> Ingested:
-    """A SecurityEventNotification: an event when usable, otherwise only its record, quarantined."""
+    """A SecurityEventNotification: an event when usable, otherwise only its record, quarantined.
+
+    A usable one is one conditional put of the event, which carries its delivery (fingerprint, headers,
+    body): the event's identity is the dedup check for a redelivery too, so no separate record is written
+    and nothing is written twice (a transaction would double both).
+    """
     event, problem = _security_event_from(delivery)
     if event is None:
         quarantined = replace(record, status=NotificationStatus.QUARANTINED, reason=problem)
         return _store(store, [], notification=quarantined)
-    return _store(store, [event], notification=record)
+    return _store(store, [replace(event, delivery=record)], notification=None)
 
 
 def record_only(store: SecurityEventStore, record: NotificationRecord) -> Ingested:

@@ -42,9 +42,8 @@ AMPECO_SECRET = _secret(WEBHOOKS, "AmpecoApiToken")
 START_SECRET = _secret(STARTS, "AmpecoApiToken")
 EVENT_PUT = target(WEBHOOKS, "dynamodb", "PutItem", "SecurityEventsTable", kinds=SLOT_WRITES)
 BATCH = target(WEBHOOKS, "dynamodb", "TransactWriteItems", "SecurityEventsTable", kinds=SLOT_WRITES)
-# The fault fails every item of a transaction; a failed notification record means a stored duplicate, so a
-# `conditional` there would claim a delivery that is not stored.
-NOTIFIED = target(WEBHOOKS, "dynamodb", "TransactWriteItems", "SecurityEventsTable", kinds=TRANSACTION)
+# One conditional put of the event, which carries its delivery: its identity is the redelivery's dedup too.
+NOTIFIED = target(WEBHOOKS, "dynamodb", "PutItem", "SecurityEventsTable", kinds=SLOT_WRITES)
 SESSION_READ = target(WEBHOOKS, "dynamodb", "GetItem", "SessionsTable", kinds=READS)
 SESSION_WRITE = target(
     WEBHOOKS, "dynamodb", "TransactWriteItems", "SecurityEventsTable+SessionsTable", kinds=TRANSACTION

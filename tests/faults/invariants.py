@@ -123,9 +123,11 @@ def check_security_events(verdict: Verdict, world: World, expected: int, notific
     stored_ids = Counter(i["eventId"]["S"] for i in stored)
     verdict.require(len(stored) == expected, f"{len(stored)} events stored, {expected} accepted")
     verdict.require(all(n == 1 for n in stored_ids.values()), "an event stored twice")
-    if notification is not None:
+    if notification is not None:  # the delivery is kept on its event, the one item it wrote
+        carried = [i.get("deliveryFingerprint", {}).get("S") for i in stored]
+        verdict.require(carried == [notification], f"the stored event carries delivery {carried}")
         records = _record_count(world, notification)
-        verdict.require(records == 1, f"{records} notification records")
+        verdict.require(records == 0, f"{records} separate notification records")
 
     delivered = Counter(d["body"]["eventId"] for d in _delivered(world, "security-events"))
     verdict.lost = max(0, expected - len(stored_ids)) + sum(1 for e in stored_ids if delivered[e] == 0)

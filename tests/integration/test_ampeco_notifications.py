@@ -41,9 +41,12 @@ def test_critical_notification_becomes_a_listed_event_relayed_as_critical(bridge
     [message] = bridge.queue_messages("CriticalSecurityEventsQueue")
     assert message["MessageAttributes"]["critical"]["StringValue"] == "true"
     assert json.loads(message["Body"])["data"]["channel"] == "ampeco"
-    [record] = records(bridge, "notification")
-    assert record["status"]["S"] == "processed"
-    assert record["signedAt"]["S"] == "2026-11-25T10:00:00.000000Z"
+    # The delivery is kept on its event: one item written, no separate record.
+    [event] = records(bridge, "securityEvent")
+    assert records(bridge, "notification") == []
+    assert event["deliverySignedAt"]["S"] == "2026-11-25T10:00:00.000000Z"
+    assert json.loads(event["deliveryBody"]["S"]) == body
+    assert len(event["deliveryFingerprint"]["S"]) == 64
 
 
 def test_non_critical_type_is_relayed_with_its_flag_but_not_listed(bridge: Bridge) -> None:
@@ -75,7 +78,17 @@ def test_the_same_bytes_twice_are_one_delivery(bridge: Bridge) -> None:
     assert bridge.notify(raw).status == 202
     assert bridge.notify(raw).status == 200
     assert len(records(bridge, "securityEvent")) == 1
-    assert len(records(bridge, "notification")) == 1
+    assert records(bridge, "notification") == []
+    assert bridge.relay() == 1
+
+
+def test_another_delivery_of_the_same_occurrence_is_a_repeat_of_its_event(bridge: Bridge) -> None:
+    first = notification(type="ResetOrReboot", chargePointId=91, timestamp="2026-11-25T12:00:00+02:00")
+    again = {**first, "timestamp": "2026-11-25T10:00:00Z", "futureField": 1}  # other bytes, the same event
+
+    assert bridge.notify(first).status == 202
+    assert bridge.notify(again).status == 200
+    assert len(records(bridge, "securityEvent")) == 1
     assert bridge.relay() == 1
 
 

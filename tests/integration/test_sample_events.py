@@ -148,10 +148,9 @@ def test_ampeco_notification_sample_is_accepted_and_stored(bridge: Bridge) -> No
     assert result["statusCode"] == 202, result
     [item] = listed(bridge, f"filter[chargePoint]={notification['chargePointId']}")
     assert (item["type"], item["techInfo"]) == (notification["type"], notification["techInfo"])
-    [record] = [i for i in bridge.table_items("SecurityEventsTable") if i["kind"]["S"] == "notification"]
-    assert record["status"]["S"] == "processed"
-    assert record["tenant"]["S"] == header(event, "x-tenant")
-    assert record["signedAt"]["S"] == header(event, "x-timestamp")
+    [stored] = [i for i in bridge.table_items("SecurityEventsTable") if i["kind"]["S"] == "securityEvent"]
+    assert stored["deliveryTenant"]["S"] == header(event, "x-tenant")
+    assert stored["deliverySignedAt"]["S"] == header(event, "x-timestamp")
 
 
 # ---------------------------------------------------------------------- queries

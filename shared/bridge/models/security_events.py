@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from bridge.models.common import IsoInstant
+from bridge.models.notifications import NotificationRecord
 
 
 class CriticalSecurityEventType(StrEnum):
@@ -98,6 +99,8 @@ class SecurityEvent:
     critical: bool
     channel: Channel
     dedup_key: str
+    # The AMPECO delivery that brought it, kept on the event itself: one item, no separate record.
+    delivery: NotificationRecord | None = None
 
     @property
     def listed(self) -> bool:

@@ -21,7 +21,7 @@ from bridge.models.common import iso_instant
 from bridge.models.notifications import RETENTION, NotificationRecord
 from bridge.models.security_events import Channel, EventQuery, InsertConflict, SecurityEvent
 from bridge.storage.dynamo import Table, TransactionCancelled, error_code, query_items, storage_errors, transact_write
-from bridge.storage.notifications import NOTIFICATION_PREFIX, QUARANTINED, notification_put
+from bridge.storage.notifications import NOTIFICATION_PREFIX, QUARANTINED, notification_item, notification_put
 
 LISTED = "SE"
 UNLISTED = "SEU"
@@ -218,11 +218,22 @@ def event_item(event: SecurityEvent) -> dict[str, Any]:
         "dedupKey": {"S": event.dedup_key},
         "receivedAt": {"S": iso_instant(datetime.now(UTC))},
     }
+    if event.delivery is not None:
+        item.update(delivery_attributes(event.delivery))
     if event.listed:
         item["cpKey"] = {"S": f"CP#{event.charge_point}"}
         item["typeKey"] = {"S": f"T#{event.type}"}
         item["cpTypeKey"] = {"S": f"CP#{event.charge_point}#T#{event.type}"}
     return item
+
+
+def delivery_attributes(record: NotificationRecord) -> dict[str, Any]:
+    """The AMPECO delivery on its event's item, as its own record would hold it (not in any index)."""
+    record_item = notification_item(record)
+    kept = ("receivedAt", "signedAt", "tenant", "body", "bodyEncoding")
+    attributes = {f"delivery{name[0].upper()}{name[1:]}": record_item[name] for name in kept if name in record_item}
+    attributes["deliveryFingerprint"] = {"S": record.fingerprint}
+    return attributes
 
 
 def event_from_item(item: dict[str, Any]) -> SecurityEvent:
