@@ -10,7 +10,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-sam run test unit integration contract lint typecheck validate build bench load deploy clean redrive replay fuzz faults push-secret reconcile-check openapi
+.PHONY: help install install-sam run test unit integration contract lint typecheck validate build bench load deploy clean redrive replay fuzz faults push-secret reconcile-check subscribe openapi
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ bench: install ## Cold-start and per-event cost figures
 
 load: install ## Bounded load on a local run: counts in = stored = delivered, latencies
 	$(PY) -m local.load
+
+subscribe: install ## Register the bridge's webhook with the tenant: TENANT_URL=... CALLBACK_URL=... [BRIDGE_STACK=name]
+	$(PY) -m bridge.cli $(if $(BRIDGE_STACK),--stack $(BRIDGE_STACK),--local http://127.0.0.1:$(PORT)) subscribe --tenant-url "$(TENANT_URL)" --callback-url "$(CALLBACK_URL)"
 
 reconcile-check: install ## Lost webhooks found again: a local run dropping 30% of the tenant's notifications
 	$(PY) -m local.reconcile_check

@@ -57,6 +57,7 @@ from local.tenant_listings import (
 )
 from local.tenant_notifier import DroppedNotification, Notifier, Outgoing, SentNotification
 from local.tenant_records import SimSession, TenantRecords, iso_micro, session_resource
+from local.tenant_subscriptions import NOTIFICATIONS_PATH, created, subscription_problems
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ class TenantSimulator:
         self._lock = threading.Condition()
         self._calls: list[SimCall] = []
         self._listing_failures: list[str | None] = []
+        self._subscriptions: list[dict[str, Any]] = []
         self._stopping = threading.Event()
         self._notifier = Notifier(self._stopping, drop_share, drop_seed)
         self._server: _Server | None = None
@@ -217,6 +219,20 @@ class TenantSimulator:
         and 503 carry Retry-After) or "garbage" (200 with a body that is not a listing)."""
         with self._lock:
             self._listing_failures += [None if answer is None else str(answer) for answer in answers]
+
+    @property
+    def subscriptions(self) -> list[dict[str, Any]]:
+        """The webhook subscriptions registered through AMPECO's notifications API, oldest first."""
+        with self._lock:
+            return list(self._subscriptions)
+
+    def _subscribe(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            answer = created(len(self._subscriptions) + 1, body)
+            self._subscriptions.append(answer["data"])
+        if body["via"] == "webhook":
+            self.webhook_url = body["webhook"]["callbackUrl"]  # where its notifications go from now on
+        return answer
 
     def _next_listing_failure(self) -> str | None:
         with self._lock:
@@ -437,6 +453,10 @@ class _Handler(BaseHTTPRequestHandler):
             if self._allowed(path, "GET"):
                 self._listing(path, parse_qsl(split.query, keep_blank_values=True))
             return
+        if path == NOTIFICATIONS_PATH:
+            if self._allowed(path, "POST"):
+                self._subscribe(parsed)
+            return
         cp_match, evse_match = CHARGE_POINT_START.match(path), EVSE_START.match(path)
         if not (cp_match or evse_match):
             self._send_json(404, {"message": "Not found."})
@@ -464,6 +484,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(401, {"message": "Unauthenticated."})
             return False
         return True
+
+    def _subscribe(self, body: Any) -> None:
+        problems = subscription_problems(body)
+        if problems:
+            first = next(iter(problems.values()))[0]
+            self._send_json(422, {"message": first, "errors": problems})
+            return
+        self._send_json(201, self.sim._subscribe(body))
 
     def _listing(self, path: str, query: list[tuple[str, str]]) -> None:
         failure = self.sim._next_listing_failure()

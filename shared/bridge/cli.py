@@ -6,6 +6,7 @@
     bridge [--stack NAME | --local URL] push-secret --charge-point N [--all]   (or --master whsec_... offline)
     bridge [--stack NAME | --local URL] events|attempts|sessions|notifications ...   (see bridge.cli_reads)
     bridge verify push|ampeco ...   (offline)
+    bridge [--stack NAME | --local URL] subscribe --tenant-url URL --callback-url URL   (AMPECO notifications v2.0)
 
 `--stack` reads the stack's resources from CloudFormation with the usual AWS credentials; `--local` (the
 default, http://127.0.0.1:3000) asks the local run where its in-memory AWS listens.
@@ -97,6 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0 if rows or args.columns else 1  # a get that found nothing is an error
         if getattr(args, "master", None):
             return _print_push_secrets(args, args.master)
+        if getattr(args, "subscribe", False):
+            token = args.token or _secret(
+                stack_target(args.stack, args.region) if args.stack else local_target(args.local)
+            )
+            return _subscribe(args, token)
         target = stack_target(args.stack, args.region) if args.stack else local_target(args.local)
         if args.run is _push_secret:
             return _print_push_secrets(args, _push_secret(args, target))
@@ -106,6 +112,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _print(report, args)
     return 1 if report.failed else 0
+
+
+# What the bridge acts on; AMPECO sends only the notification types a webhook subscribes to.
+SUBSCRIBED = ("SecurityEventNotification", "SessionUpdateNotification", "session.start.stop.notification")
+
+
+def _secret(target: Target) -> str:
+    """The tenant token from the stack's AmpecoApiToken secret, read with the operator's credentials."""
+    answer = target.client("secretsmanager").get_secret_value(SecretId=target.resources["AmpecoApiToken"])
+    return str(answer["SecretString"])
+
+
+def _subscribe(args: argparse.Namespace, token: str) -> int:
+    """Register the bridge's webhook with the tenant (POST /public-api/notifications/v2.0)."""
+    from bridge.tenant_client import TenantClient
+
+    if push_secrets.is_placeholder(token):
+        raise ValueError("the AMPECO token is unset or a placeholder: set the AmpecoApiToken secret first")
+    body = {"via": "webhook", "notifications": list(SUBSCRIBED), "webhook": {"callbackUrl": args.callback_url}}
+    client = TenantClient(args.tenant_url, lambda: token, timeout_seconds=20)
+    answer = client.post_json("/public-api/notifications/v2.0", json.dumps(body).encode())
+    document = answer.json()
+    if args.json:
+        print(json.dumps({"status": answer.status, "answer": document}))
+    elif answer.status == 201 and isinstance(document, dict):
+        data = document.get("data", {})
+        print(f"subscribed: id {data.get('id')}, {', '.join(data.get('notifications', []))} -> {args.callback_url}")
+    else:
+        print(f"the tenant answered {answer.status}: {answer.body[:500].decode(errors='replace')}", file=sys.stderr)
+    return 0 if answer.status == 201 else 1
 
 
 def _push_secret(_args: argparse.Namespace, target: Target) -> str:
@@ -199,6 +235,13 @@ def _parser() -> argparse.ArgumentParser:
     secret.add_argument("--master", help="derive from this whsec_ master instead of reading the stack's secret")
     secret.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
     secret.set_defaults(run=_push_secret)
+
+    subscribe = commands.add_parser("subscribe", help="register the bridge's webhook with the AMPECO tenant")
+    subscribe.add_argument("--tenant-url", required=True, help="the tenant's base URL, e.g. https://x.ampeco.tech")
+    subscribe.add_argument("--callback-url", required=True, help="the bridge's .../webhooks/ampeco URL (ApiUrl output)")
+    subscribe.add_argument("--token", help="the tenant token (default: the stack's AmpecoApiToken secret)")
+    subscribe.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
+    subscribe.set_defaults(subscribe=True)
 
     def json_flag(command: argparse.ArgumentParser) -> None:
         command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")

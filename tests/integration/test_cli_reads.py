@@ -141,3 +141,31 @@ def test_verify_checks_signatures_offline(tmp_path: Path, capsys: pytest.Capture
     assert derived == (0, [{"valid": True}])
     ampeco = ["verify", "ampeco", "--token", AMPECO_TOKEN, "--signature", sign_ampeco(body, AMPECO_TOKEN), str(raw)]
     assert bridge_cli(capsys, *ampeco) == (0, [{"valid": True}])
+
+
+def test_subscribe_registers_the_webhook_with_the_tenant_which_then_notifies_it(
+    bridge: Bridge, local_run: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from local.tenant_sim import TenantSimulator
+
+    callback = local_run + "/webhooks/ampeco"
+    with TenantSimulator(AMPECO_TOKEN, webhook_url=None, notification_delay_seconds=0) as tenant:
+        status, answer = bridge_cli(
+            capsys, "--local", local_run, "subscribe", "--tenant-url", tenant.url, "--callback-url", callback
+        )
+        assert status == 0
+        assert answer["status"] == 201
+        [subscription] = tenant.subscriptions
+        assert subscription["webhook"] == {"callbackUrl": callback}
+        assert "SecurityEventNotification" in subscription["notifications"]
+        # The token came from the stack's secret: the tenant accepted it, and now notifies the bridge.
+        tenant.record_security_event(51, "ResetOrReboot", "2026-11-30T10:00:00Z")
+        assert tenant.wait_for_deliveries()
+        [sent] = tenant.sent_notifications
+        assert sent.status == 202
+
+        refused = bridge_cli(
+            capsys, "--local", local_run, "subscribe", "--tenant-url", tenant.url, "--callback-url", "not a url"
+        )
+        assert refused[0] == 1
+        assert refused[1]["status"] == 422
