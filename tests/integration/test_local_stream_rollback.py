@@ -89,12 +89,13 @@ def test_every_event_is_relayed_exactly_once_across_many_rollbacks(bridge: Bridg
 
 
 def test_a_rollback_is_logged_once(bridge: Bridge, caplog: pytest.LogCaptureFixture) -> None:
-    raw = notification("logged")
-    assert bridge.notify(raw).status == 202
+    # A repeated batch push is a cancelled transaction (an AMPECO notification is one put, never rolled back).
+    batch = {"events": [security_event(tech_info="logged"), security_event("ResetOrReboot", tech_info="too")]}
+    assert bridge.push(1187, batch, webhook_id="logged").status == 202
     bridge.relay()
     caplog.set_level(logging.INFO, logger="local.streams")
 
-    assert bridge.notify(raw).status in {200, 202}
+    assert bridge.push(1187, batch, webhook_id="logged").status in {200, 202}
     bridge.relay()
     bridge.relay()
 
