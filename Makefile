@@ -17,7 +17,7 @@ help: ## List the targets
 
 # Each step says what it does (pip is quiet for a minute on a fresh machine); once the stamp is newer than
 # the requirements, nothing runs and nothing is printed.
-$(VENV)/.installed: requirements-dev.txt shared/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements-dev.txt shared/requirements.txt shared/requirements-tracing.txt pyproject.toml
 	@if [ ! -x $(PY) ]; then echo "install: creating the virtualenv $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
 	@echo "install: pinned requirements into $(VENV) (requirements-dev.txt; about a minute on a fresh machine)"
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -73,7 +73,7 @@ validate: install-sam ## sam validate --lint (cfn-lint 1.53 still checks inside 
 build: install-sam ## sam build for arm64 with python3.12, then precompile for faster cold starts
 	./scripts/sam-build
 
-bench: install ## Cold-start and per-event cost figures
+bench: install ## Figures beside their baselines and targets, into bench/results.json (a few minutes; not in make test)
 	$(PY) -m local.bench
 
 load: install ## Bounded load on a local run: counts in = stored = delivered, latencies

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bridge import cold_start  # first: a lean init (see the module), settled on the last line
+
+# isort: split
 from datetime import timedelta
 from typing import Any
 
@@ -34,3 +37,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     finalised = sweep(deps.attempts, stuck_after, deps.clock())  # the schedule
     metrics.add_metric("StuckAttemptsFinalised", MetricUnit.Count, finalised)
     return {"finalised": finalised}
+
+
+cold_start.settle()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bridge import cold_start  # first: a lean init (see the module), settled on the last line
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,3 +27,6 @@ def lambda_handler(_event: dict[str, Any], context: LambdaContext) -> dict[str, 
     # The metrics are single metrics, one per kind: there is nothing for log_metrics to flush.
     reserve_ms = int((deps.settings.ampeco_timeout_seconds + 15) * 1000)
     return run_once(deps, lambda: budget_spent(context, reserve_ms))
+
+
+cold_start.settle()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bridge import cold_start  # first: a lean init (see the module), settled on the last line
+
+# isort: split
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,3 +51,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return dict(
         process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     )
+
+
+cold_start.settle()

@@ -77,7 +77,7 @@ def attempts_list(args: argparse.Namespace, target: Target) -> Rows:
 
 def sessions_list(args: argparse.Namespace, target: Target) -> Rows:
     from bridge.sessions import session_resource
-    from bridge.storage.sessions import SessionQuery, SessionTable
+    from bridge.storage.sessions import SessionQuery
 
     filters: dict[str, str | int] = {}
     for name, value in (
@@ -88,18 +88,39 @@ def sessions_list(args: argparse.Namespace, target: Target) -> Rows:
     ):
         if value is not None:
             filters[name] = value
-    store = SessionTable(target.resources["SessionsTable"], notifications_table="", client=target.client("dynamodb"))
+    store = _sessions(target)
     sessions, _ = store.query(SessionQuery(filters), args.limit)
     return [session_resource(s) for s in sessions]
 
 
 def sessions_get(args: argparse.Namespace, target: Target) -> Rows:
     from bridge.sessions import session_resource
+
+    session = _sessions(target).get(args.id)
+    return [session_resource(session)] if session else []
+
+
+def sessions_backfill(args: argparse.Namespace, target: Target) -> Rows:
+    """Copy every stored session into the listing table (once, after upgrading a stack from before it): a
+    migration, so the one Scan here; a copy never replaces a newer one, so it is safe while traffic flows."""
+    store = _sessions(target)
+    copied, after, pages = 0, None, 0
+    while True:
+        written, after = store.copy_to_listing(args.limit, after)
+        copied, pages = copied + written, pages + 1
+        if after is None:
+            return [{"copied": copied, "pages": pages}]
+
+
+def _sessions(target: Target) -> Any:
     from bridge.storage.sessions import SessionTable
 
-    store = SessionTable(target.resources["SessionsTable"], notifications_table="", client=target.client("dynamodb"))
-    session = store.get(args.id)
-    return [session_resource(session)] if session else []
+    return SessionTable(
+        target.resources["SessionsTable"],
+        notifications_table="",
+        client=target.client("dynamodb"),
+        listing_table=target.resources.get("SessionListingTable"),
+    )
 
 
 def notifications_quarantined(args: argparse.Namespace, target: Target) -> Rows:
@@ -233,6 +254,14 @@ def add_commands(commands: Any, json_flag: Callable[[argparse.ArgumentParser], N
         session_list.add_argument(flag, type=kind)
     session_list.add_argument("--limit", type=int, default=100)
     reader(sessions, "get", "one session by id", sessions_get, ()).add_argument("id")
+    backfill = reader(
+        sessions,
+        "backfill-listing",
+        "copy stored sessions into the listing table (after an upgrade)",
+        sessions_backfill,
+        ("copied", "pages"),
+    )
+    backfill.add_argument("--limit", type=int, default=100, help="sessions per page (default 100)")
 
     notes = commands.add_parser("notifications", help="AMPECO notification records").add_subparsers(
         required=True, metavar="action"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 
 from bridge import aws
 from bridge.errors import StorageUnavailable
@@ -15,7 +15,8 @@ CACHE_SECONDS = 300
 
 @lru_cache(maxsize=2)
 def _provider(stage: str) -> SecretsProvider:
-    # One provider per version stage (Powertools' cache key ignores the SDK options), on the container's client.
+    # One provider per version stage (Powertools' cache key ignores the SDK options), on the client of the
+    # container's one session: without `boto3_client` it would build a session of its own.
     del stage
     return SecretsProvider(boto3_client=aws.client("secretsmanager"))
 
@@ -43,5 +44,4 @@ def secret_values_in_rotation(secret_id: str) -> list[str]:
 
 def clear_cache() -> None:
     """Forget cached values (tests, and after a known rotation)."""
-    for stage in ("AWSCURRENT", "AWSPREVIOUS"):
-        _provider(stage).clear_cache()  # type: ignore[no-untyped-call]
+    _provider.cache_clear()  # the providers hold the values; new ones start empty (and build no client now)

@@ -12,7 +12,8 @@ T = TypeVar("T", bound="_Settings")
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
+    # defer_build: each function builds only its own settings model (at cold start), not all six.
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False, defer_build=True)
 
     @classmethod
     def from_env(cls: type[T], environ: dict[str, str] | None = None) -> T:
@@ -79,6 +80,7 @@ class WebhookSettings(_Settings):
 
     security_events_table: str = Field(alias="SECURITY_EVENTS_TABLE", min_length=1)
     sessions_table: str = Field(alias="SESSIONS_TABLE", min_length=1)
+    session_listing_table: str = Field(alias="SESSION_LISTING_TABLE", min_length=1)  # combinations of filters
     attempts_table: str = Field(alias="ATTEMPTS_TABLE", min_length=1)  # a new session may resolve a start
     webhook_secret_arn: str = Field(alias="WEBHOOK_SECRET_ARN", min_length=1)
     ampeco_api_token_arn: str = Field(alias="AMPECO_API_TOKEN_ARN", min_length=1)
@@ -93,6 +95,7 @@ class QuerySettings(_Settings):
 
     security_events_table: str = Field(alias="SECURITY_EVENTS_TABLE", min_length=1)
     sessions_table: str = Field(alias="SESSIONS_TABLE", min_length=1)
+    session_listing_table: str = Field(alias="SESSION_LISTING_TABLE", min_length=1)  # combinations of filters
     cursor_secret_arn: str = Field(alias="CURSOR_SECRET_ARN", min_length=1)
 
 
@@ -133,6 +136,7 @@ class ReconcilerSettings(_Settings):
 
     security_events_table: str = Field(alias="SECURITY_EVENTS_TABLE", min_length=1)
     sessions_table: str = Field(alias="SESSIONS_TABLE", min_length=1)
+    session_listing_table: str = Field(alias="SESSION_LISTING_TABLE", min_length=1)  # combinations of filters
     attempts_table: str = Field(alias="ATTEMPTS_TABLE", min_length=1)
     reconcile_table: str = Field(alias="RECONCILE_TABLE", min_length=1)
     ampeco_base_url: str = Field(alias="AMPECO_BASE_URL", pattern=r"^https?://[^\s/]+")

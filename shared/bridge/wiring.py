@@ -113,7 +113,11 @@ def webhooks() -> WebhookDependencies:
     kept = timedelta(days=settings.notification_retention_days)
     # Notification records of session deliveries live in the events table beside the others.
     sessions = SessionTable(
-        settings.sessions_table, settings.security_events_table, client=dynamodb, notification_retention=kept
+        settings.sessions_table,
+        settings.security_events_table,
+        client=dynamodb,
+        notification_retention=kept,
+        listing_table=settings.session_listing_table,
     )
     return WebhookDependencies(
         settings=settings,
@@ -138,7 +142,12 @@ def queries() -> QueryDependencies:
     return QueryDependencies(
         settings=settings,
         events=SecurityEventTable(settings.security_events_table, client=dynamodb),
-        sessions=SessionTable(settings.sessions_table, notifications_table="", client=dynamodb),
+        sessions=SessionTable(
+            settings.sessions_table,
+            notifications_table="",
+            client=dynamodb,
+            listing_table=settings.session_listing_table,
+        ),
         secret=secrets.secret_value,
         secrets_in_rotation=secrets.secret_values_in_rotation,
     )
@@ -223,7 +232,11 @@ def reconciler() -> ReconcilerDependencies:
     dynamodb = aws.LazyClient("dynamodb")
     kept = timedelta(days=settings.notification_retention_days)
     sessions = SessionTable(
-        settings.sessions_table, settings.security_events_table, client=dynamodb, notification_retention=kept
+        settings.sessions_table,
+        settings.security_events_table,
+        client=dynamodb,
+        notification_retention=kept,
+        listing_table=settings.session_listing_table,
     )
     attempts = AttemptTable(settings.attempts_table, client=dynamodb)
     tenant = TenantClient(

@@ -45,8 +45,13 @@ BATCH = target(WEBHOOKS, "dynamodb", "TransactWriteItems", "SecurityEventsTable"
 # One conditional put of the event, which carries its delivery: its identity is the redelivery's dedup too.
 NOTIFIED = target(WEBHOOKS, "dynamodb", "PutItem", "SecurityEventsTable", kinds=SLOT_WRITES)
 SESSION_READ = target(WEBHOOKS, "dynamodb", "GetItem", "SessionsTable", kinds=READS)
+# The delivery's record, the session and its listing copy: one transaction, so no fault falls between them.
 SESSION_WRITE = target(
-    WEBHOOKS, "dynamodb", "TransactWriteItems", "SecurityEventsTable+SessionsTable", kinds=TRANSACTION
+    WEBHOOKS,
+    "dynamodb",
+    "TransactWriteItems",
+    "SecurityEventsTable+SessionListingTable+SessionsTable",
+    kinds=TRANSACTION,
 )
 # A new session looks for the ambiguous start it may answer (its charge point's, its EVSE's): best effort,
 # the delivery is stored already and the reconciler retries.

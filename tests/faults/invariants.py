@@ -138,14 +138,19 @@ def check_security_events(verdict: Verdict, world: World, expected: int, notific
 
 # ---------------------------------------------------------------------- sessions
 def check_session(verdict: Verdict, world: World, notification: str) -> None:
-    """The notification is applied once: the session exists at version 1, beside its delivery's record."""
-    sessions = _items(world, "SessionsTable", "sessionId = :id", {":id": {"S": str(world.charge_point)}})
+    """The notification is applied once: the session exists at version 1, beside its delivery's record, and the
+    listing's copy is the session's (every combination of filters lists it as stored)."""
+    key = {":id": {"S": str(world.charge_point)}}
+    sessions = _items(world, "SessionsTable", "sessionId = :id", key)
+    copies = _items(world, "SessionListingTable", "sessionId = :id", key)
     records = _record_count(world, notification)
     verdict.lost = 0 if sessions else 1
     verdict.duplicates = max(0, int(sessions[0]["version"]["N"]) - 1) if sessions else 0
     verdict.require(len(sessions) == 1, "the session is not stored")
     verdict.require(verdict.duplicates == 0, "the notification was applied twice")
     verdict.require(records == 1, f"{records} notification records")
+    same = [(c["version"], c["document"]) for c in copies] == [(s["version"], s["document"]) for s in sessions]
+    verdict.require(same, f"{len(copies)} listing copies, not the stored session's")
 
 
 # ---------------------------------------------------------------------- starts

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from bridge.cli import main
 from local.__main__ import serve_stack
+from local.aws import REGION
 from local.aws_endpoint import AwsEndpoint
 from local.server import BridgeServer
 from tests.harness import AMPECO_TOKEN, Bridge, push_secret, security_event, sign_ampeco, sign_push
@@ -169,3 +171,27 @@ def test_subscribe_registers_the_webhook_with_the_tenant_which_then_notifies_it(
         )
         assert refused[0] == 1
         assert refused[1]["status"] == 422
+
+
+def test_backfill_copies_sessions_stored_before_the_listing_table(
+    bridge: Bridge, local_run: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.contract.schemas import example
+
+    for n in range(3):
+        body = example("notification_session_update")
+        body["session"].update(id=f"70{n}", status="active")
+        assert bridge.notify(body).status == 202
+    table = bridge.stack.refs["SessionListingTable"]
+    client = boto3.client("dynamodb", region_name=REGION)
+    for item in bridge.table_items("SessionListingTable"):  # as on a stack upgraded from before the table
+        client.delete_item(TableName=table, Key={"sessionId": item["sessionId"]})
+
+    status, [done] = bridge_cli(capsys, "--local", local_run, "sessions", "backfill-listing", "--limit", "2")
+
+    assert (status, done["copied"]) == (0, 3)
+    assert len(bridge.table_items("SessionListingTable")) == 3
+    status, listed = bridge_cli(
+        capsys, "--local", local_run, "sessions", "list", "--charge-point", "1187", "--status", "active"
+    )
+    assert (status, sorted(s["id"] for s in listed)) == (0, ["700", "701", "702"])  # through the listing table

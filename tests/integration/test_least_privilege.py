@@ -327,6 +327,7 @@ def exercise(bridge: Bridge, tenant: TenantSimulator) -> None:
     get(SESSIONS, per_page="1", cursor=first["meta"]["next_cursor"])
     for name, value in (("chargePointId", "1187"), ("evseId", "2301"), ("status", "active"), ("idTag", "FLEET-00042")):
         get(SESSIONS, **{f"filter[{name}]": value})
+    get(SESSIONS, **{"filter[chargePointId]": "1187", "filter[status]": "active"})  # the listing table
     get(f"{SESSIONS}/987654")
     get("/health")
 

@@ -240,12 +240,14 @@ def test_each_single_filter_is_one_query_on_its_index(
         {"chargePointId": 100, "status": "active", **WINDOW},
     ],
 )
-def test_combined_filters_narrow_the_query(
+def test_combined_filters_are_one_query_on_the_listing_table(
     bridge: Bridge, seeded: list[dict[str, Any]], filters: dict[str, Any]
 ) -> None:
+    bridge.count_dynamodb_calls()
     body = listing(bridge, **{f"filter[{k}]": str(v) for k, v in filters.items()})
     assert [s["id"] for s in body["data"]] == expected(seeded, **filters)
     assert all(isinstance(s["randomisedDelay"], int) for s in body["data"])
+    assert dict(bridge.dynamodb_calls) == {"Query": 1}  # every combination: tests/integration/test_session_listing.py
 
 
 def test_equal_start_times_order_by_id_descending(bridge: Bridge, seeded: list[dict[str, Any]]) -> None:

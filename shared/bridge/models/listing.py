@@ -20,7 +20,8 @@ SECURITY_EVENT_FILTERS = ("type", "chargePoint", "timestampFrom", "timestampTo")
 
 
 class _Filters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: built on first validation; only the queries function validates these.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     type: CriticalSecurityEventType | None = None
     chargePoint: Annotated[DigitsInt, Field(gt=0, lt=2**53)] | None = None  # noqa: N815
@@ -29,6 +30,8 @@ class _Filters(BaseModel):
 
 
 class _Paging(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     per_page: Annotated[DigitsInt, Field(ge=1, le=100)] = 100
     cursor: str | None = None
 
@@ -124,7 +127,7 @@ SESSION_FILTERS = ("chargePointId", "evseId", "status", "idTag", "startedAfter",
 
 
 class _SessionFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     chargePointId: Annotated[DigitsInt, Field(gt=0, lt=2**53)] | None = None  # noqa: N815
     evseId: Annotated[DigitsInt, Field(gt=0, lt=2**53)] | None = None  # noqa: N815

@@ -32,7 +32,8 @@ MAX_BATCH = 100
 class PushedSecurityEvent(BaseModel):
     """One event of a direct security-log push (the seed's schema)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defer_build: the schema is built on first validation, so functions that never validate these pay nothing.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     type: Annotated[CriticalSecurityEventType, Field(max_length=50)]
     timestamp: IsoInstant
@@ -42,7 +43,7 @@ class PushedSecurityEvent(BaseModel):
 class PushedSecurityEventBatch(BaseModel):
     """A direct push of several events: all are stored, or none."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     events: Annotated[list[PushedSecurityEvent], Field(min_length=1, max_length=MAX_BATCH)]
 
@@ -50,7 +51,7 @@ class PushedSecurityEventBatch(BaseModel):
 class SecurityEventNotification(BaseModel):
     """AMPECO's SecurityEventNotification; any OCPP type, nothing coerced, new fields tolerated."""
 
-    model_config = ConfigDict(extra="ignore", strict=True)
+    model_config = ConfigDict(extra="ignore", strict=True, defer_build=True)
 
     notification: StrictStr
     chargePointId: Annotated[StrictInt, Field(ge=0, lt=2**53)]  # noqa: N815
@@ -63,7 +64,7 @@ class SecurityEventNotification(BaseModel):
 class ListedSecurityEvent(BaseModel):
     """An item of the tenant's security-event listing v2.0 (`{id, chargePoint, type, techInfo, timestamp}`)."""
 
-    model_config = ConfigDict(extra="ignore", strict=True)
+    model_config = ConfigDict(extra="ignore", strict=True, defer_build=True)
 
     id: Annotated[StrictInt, Field(ge=0, lt=2**53)]
     chargePoint: Annotated[StrictInt, Field(ge=0, lt=2**53)]  # noqa: N815

@@ -88,7 +88,8 @@ BillingStatus = Literal[
 class SessionFields(BaseModel):
     """AMPECO's Session fields with their types; unknown fields pass (new AMPECO releases add some)."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    # defer_build: built on first validation (a push, a listing or a start never needs it).
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     connectorId: StrictInt | None = None  # noqa: N815
     reason: Reason | None = None

@@ -71,7 +71,8 @@ SessionId = Annotated[StrictInt, Field(ge=0)] | Annotated[StrictStr, Field(min_l
 class NotifiedSession(SessionFields):
     """The Session inside a SessionUpdateNotification: every field AMPECO types is checked, strictly."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    # defer_build: built on first validation (a push, a listing or a start never needs it).
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     id: SessionId
     chargePointId: StrictInt  # noqa: N815 - AMPECO's names
@@ -88,7 +89,7 @@ class NotifiedSession(SessionFields):
 class SessionUpdateNotification(BaseModel):
     """`SessionUpdateNotification`: the full Session."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     notification: Literal["SessionUpdateNotification"]
     session: NotifiedSession
@@ -97,7 +98,7 @@ class SessionUpdateNotification(BaseModel):
 class SessionStartStopNotification(BaseModel):
     """`session.start.stop.notification` and its deprecated twin `SessionStartStopNotification`."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     notification: Literal["session.start.stop.notification", "SessionStartStopNotification"]
     sessionId: SessionId  # noqa: N815

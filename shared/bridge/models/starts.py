@@ -39,7 +39,8 @@ Tenth = Annotated[StrictInt | StrictFloat, AfterValidator(_tenths)]
 
 
 class ChargingSchedulePeriod(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
+    # defer_build: built on first validation; only the starts function validates these.
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     startPeriod: StrictInt  # noqa: N815 - AMPECO's names
     limit: Tenth
@@ -47,7 +48,7 @@ class ChargingSchedulePeriod(BaseModel):
 
 
 class ChargingSchedule(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     id: StrictInt | StrictFloat | None = None
     duration: StrictInt | None = None
@@ -58,7 +59,7 @@ class ChargingSchedule(BaseModel):
 
 
 class ChargingProfile(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     transactionId: StrictInt | None = None  # noqa: N815
     stackLevel: StrictInt  # noqa: N815
@@ -73,7 +74,7 @@ class ChargingProfile(BaseModel):
 class StartRequest(BaseModel):
     """AMPECO's start body; unknown fields are allowed and forwarded unchanged."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     userId: StrictInt | None = None  # noqa: N815
     paymentMethodId: StrictStr | None = None  # noqa: N815
@@ -93,7 +94,7 @@ class StartRequest(BaseModel):
 class TenantStartAnswer(BaseModel):
     """The tenant's 202 body, checked strictly: anything else is not AMPECO's answer."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     success: StrictBool
     sessionId: StrictInt | StrictFloat | None  # noqa: N815
