@@ -19,6 +19,7 @@ from bridge.models.security_events import (
     PushedSecurityEventBatch,
     SecurityEventNotification,
 )
+from bridge.models.session_fields import PaymentType, Reason
 from bridge.models.sessions import SessionStartStopNotification, SessionStatus, SessionUpdateNotification
 from bridge.models.starts import StartRequest, TenantStartAnswer
 
@@ -228,59 +229,7 @@ class ClockAlignedEnergy(_Closed):
     totalCost: Omittable[Money] = None  # noqa: N815
 
 
-SessionReason = Literal[
-    "working_hours_exceeded",
-    "timeout",
-    "authorization_amount_reached",
-    "new_start_transaction_received",
-    "force_stop",
-    "standard_stop",
-    "energy_exceeded",
-    "schedule_completed",
-    "pre_authorization_failed",
-    "system_force_stop",
-    "time_limit",
-    "balance_exceeded",
-    "deauthorized",
-    "emergencystop",
-    "energylimitreached",
-    "evdisconnected",
-    "groundfault",
-    "immediatereset",
-    "hardreset",
-    "local",
-    "localoutofcredit",
-    "masterpass",
-    "other",
-    "overcurrentfault",
-    "powerloss",
-    "powerquality",
-    "reboot",
-    "remote",
-    "soclimitreached",
-    "stoppedbyev",
-    "timeoutlimitreached",
-    "softreset",
-    "unlockcommand",
-    "no_ev_parked",
-    "no_ev_connected",
-    "charge_point_timeout",
-    "charging_on_evse_not_allowed",
-    "remote_start_failed",
-    "no_user_for_agile_streets",
-    "rejected",
-    "canceled_reservation",
-    "evse_occupied",
-    "evse_inoperative",
-    "failed",
-    "not_supported",
-    "unknown_reservation",
-    "ev_not_connected_to_evse",
-    "authorization_failed",
-    "unknown_session",
-]
-
-PaymentType = Literal["tokenized", "subscription", "balance", "corporate", "terminal", "bank_transfer"]
+SessionReason = Reason  # one list of AMPECO's reasons, the one notifications are checked against
 
 
 class Session(_Closed):
