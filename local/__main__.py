@@ -121,6 +121,20 @@ FUNCTION_NUMBERS = (
         "an integer number of seconds from 0 to 3600 (how long a failing publish is retried before it is kept)",
     ),
 )
+DROP_SHARE = NumberSetting(
+    "SIM_DROP_NOTIFICATIONS",
+    0,
+    1,
+    "a number from 0 to 1 (the share of the tenant simulator's notifications it drops)",
+    integer=False,
+)
+RECONCILE_INTERVAL = NumberSetting(
+    "RECONCILE_INTERVAL_SECONDS",
+    1,
+    3600,
+    "a number of seconds from 1 to 3600 (how often the local reconciler pages the tenant's listings)",
+    integer=False,
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -252,36 +266,12 @@ def check_webhook_secret(raw: str) -> None:
 
 def drop_share_from_env(env: Mapping[str, str]) -> float:
     """SIM_DROP_NOTIFICATIONS as a share from 0 to 1 (unset or empty: 0); SettingError otherwise."""
-    raw = env.get("SIM_DROP_NOTIFICATIONS", "")
-    if not raw.strip():
-        return 0.0
-    try:
-        share = float(raw)
-    except ValueError:
-        share = math.nan
-    if not (math.isfinite(share) and 0 <= share <= 1):
-        raise SettingError(
-            f"SIM_DROP_NOTIFICATIONS={raw!r} is not allowed: a number from 0 to 1"
-            " (the share of the tenant simulator's notifications it drops)"
-        )
-    return share
+    return DROP_SHARE.read(env) or 0.0
 
 
 def reconcile_interval_from_env(env: Mapping[str, str]) -> float:
     """RECONCILE_INTERVAL_SECONDS, 1 to 3600 (unset or empty: 10 locally; AWS schedules whole minutes)."""
-    raw = env.get("RECONCILE_INTERVAL_SECONDS", "")
-    if not raw.strip():
-        return DEFAULT_RECONCILE_INTERVAL
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and 1 <= seconds <= 3600):
-        raise SettingError(
-            f"RECONCILE_INTERVAL_SECONDS={raw!r} is not allowed: a number of seconds from 1 to 3600"
-            " (how often the local reconciler pages the tenant's listings)"
-        )
-    return seconds
+    return RECONCILE_INTERVAL.read(env) or DEFAULT_RECONCILE_INTERVAL
 
 
 def made_up_secret(variable: str) -> str:
