@@ -6,30 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bridge.cli import main
-from local.__main__ import serve_stack
-from local.aws_endpoint import AwsEndpoint
 from local.lambda_runtime import load_function
-from local.server import BridgeServer
 from tests.harness import Bridge, fault, security_event
-
-
-@pytest.fixture
-def local_run(bridge: Bridge) -> Iterator[str]:
-    server = BridgeServer(bridge.stack, bridge.stack.template, port=0, deliveries=bridge.deliveries)
-    endpoint = AwsEndpoint(bridge.deliveries.record)
-    endpoint.start()
-    serve_stack(server, bridge.stack, endpoint.url)
-    server.start()
-    yield server.url
-    server.stop()
-    endpoint.stop()
 
 
 def run(*argv: str) -> tuple[int, dict[str, object]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,25 +10,10 @@ import boto3
 import pytest
 
 from bridge.cli import main
-from local.__main__ import serve_stack
 from local.aws import REGION
-from local.aws_endpoint import AwsEndpoint
-from local.server import BridgeServer
 from tests.harness import AMPECO_TOKEN, Bridge, push_secret, security_event, sign_ampeco, sign_push
 
 CP_START = "/public-api/actions/charge-point/v1.0/{cp}/start/{evse}"
-
-
-@pytest.fixture
-def local_run(bridge: Bridge) -> Iterator[str]:
-    server = BridgeServer(bridge.stack, bridge.stack.template, port=0, deliveries=bridge.deliveries)
-    endpoint = AwsEndpoint(bridge.deliveries.record)
-    endpoint.start()
-    serve_stack(server, bridge.stack, endpoint.url)
-    server.start()
-    yield server.url
-    server.stop()
-    endpoint.stop()
 
 
 def bridge_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any]:
