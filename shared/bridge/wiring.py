@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bridge import aws
 
@@ -105,23 +105,13 @@ def webhooks() -> WebhookDependencies:
     from bridge.resolution import Resolver
     from bridge.settings import WebhookSettings
     from bridge.storage.attempts import AttemptTable
-    from bridge.storage.security_events import SecurityEventTable
-    from bridge.storage.sessions import SessionTable
 
     settings = WebhookSettings.from_env()
     dynamodb = aws.LazyClient("dynamodb")
-    kept = timedelta(days=settings.notification_retention_days)
-    # Notification records of session deliveries live in the events table beside the others.
-    sessions = SessionTable(
-        settings.sessions_table,
-        settings.security_events_table,
-        client=dynamodb,
-        notification_retention=kept,
-        listing_table=settings.session_listing_table,
-    )
+    events, sessions = _intake_stores(settings, dynamodb)
     return WebhookDependencies(
         settings=settings,
-        events=SecurityEventTable(settings.security_events_table, client=dynamodb, notification_retention=kept),
+        events=events,
         sessions=sessions,
         resolver=Resolver(AttemptTable(settings.attempts_table, client=dynamodb), sessions),
         secret=secrets.secret_value,
@@ -222,22 +212,13 @@ def reconciler() -> ReconcilerDependencies:
     from bridge.settings import ReconcilerSettings
     from bridge.storage.attempts import AttemptTable
     from bridge.storage.progress import ProgressTable
-    from bridge.storage.security_events import SecurityEventTable
-    from bridge.storage.sessions import SessionTable
     from bridge.tenant_client import TenantClient
     from bridge.tenant_listings import TenantListings
 
     settings = ReconcilerSettings.from_env()
     token_arn = settings.ampeco_api_token_arn
     dynamodb = aws.LazyClient("dynamodb")
-    kept = timedelta(days=settings.notification_retention_days)
-    sessions = SessionTable(
-        settings.sessions_table,
-        settings.security_events_table,
-        client=dynamodb,
-        notification_retention=kept,
-        listing_table=settings.session_listing_table,
-    )
+    events, sessions = _intake_stores(settings, dynamodb)
     attempts = AttemptTable(settings.attempts_table, client=dynamodb)
     tenant = TenantClient(
         settings.ampeco_base_url, lambda: _token(secrets.secret_value(token_arn)), settings.ampeco_timeout_seconds
@@ -246,12 +227,32 @@ def reconciler() -> ReconcilerDependencies:
         settings=settings,
         progress=ProgressTable(settings.reconcile_table, client=dynamodb),
         listings=TenantListings(tenant),
-        events=SecurityEventTable(settings.security_events_table, client=dynamodb, notification_retention=kept),
+        events=events,
         sessions=sessions,
         attempts=attempts,
         resolver=Resolver(attempts, sessions),
         clock=system_clock,
     )
+
+
+def _intake_stores(
+    settings: WebhookSettings | ReconcilerSettings, dynamodb: Any
+) -> tuple[SecurityEventTable, SessionTable]:
+    """The stores whatever AMPECO sends goes into, by webhook or by the reconciler: the same for both."""
+    from bridge.storage.security_events import SecurityEventTable
+    from bridge.storage.sessions import SessionTable
+
+    kept = timedelta(days=settings.notification_retention_days)
+    events = SecurityEventTable(settings.security_events_table, client=dynamodb, notification_retention=kept)
+    # Notification records of session deliveries live in the events table beside the others.
+    sessions = SessionTable(
+        settings.sessions_table,
+        settings.security_events_table,
+        client=dynamodb,
+        notification_retention=kept,
+        listing_table=settings.session_listing_table,
+    )
+    return events, sessions
 
 
 def _token(value: str) -> str:
